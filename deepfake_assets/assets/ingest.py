@@ -1,0 +1,89 @@
+"""Ingest: the video manifest of one source dataset (a partition)."""
+
+import dagster as dg
+import polars as pl
+
+from deepfake_assets.assets import metadata as md
+from deepfake_assets.jobs import PER_SOURCE
+from deepfake_assets.partitions import source_partitions
+from deepfake_assets.registry import RegistryError
+from deepfake_assets.resources import DataDirResource
+from deepfake_assets.sources import SourceFormatError, read_source
+from deepfake_assets.sources.fingerprint import folder_fingerprint
+from deepfake_assets.video_manifest import build_manifest
+
+
+@dg.asset(
+    partitions_def=source_partitions,
+    group_name="ingest",
+    tags=PER_SOURCE,
+    kinds={"python", "duckdb", "parquet"},
+    owners=["team:data-engineering"],
+    description=(
+        "Every video a source dataset lists, read by its format adapter and probed with PyAV "
+        "(codec, fps, frame count, size, rotation, content fingerprint). Missing, corrupt and "
+        "empty files and paths outside the dataset become rows with a status and a reason; "
+        "fakes whose original is unusable are flagged. Catalog table `videos`."
+    ),
+)
+def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.MaterializeResult:
+    source_name = context.partition_key
+    try:
+        source = data.registry().get(source_name)
+    except RegistryError as exc:
+        raise dg.Failure(str(exc)) from exc
+    root = source.root
+    if not root.is_dir():
+        raise dg.Failure(
+            f"source {source_name!r}: folder {root} does not exist any more "
+            "(moved or unmounted?); re-register it with `deepfake-assets sources add`"
+        )
+    fingerprint = folder_fingerprint(root)
+    try:
+        listed = read_source(root, source.format)
+    except SourceFormatError as exc:
+        raise dg.Failure(f"source {source_name!r} ({root}): {exc}") from exc
+    context.log.info(f"{source_name}: {listed.height} videos listed by the {source.format} adapter")
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            context.log.info(f"probed {done}/{total} videos")
+
+    table = build_manifest(source_name, root, listed, progress=progress).with_columns(
+        pl.lit(source.test_only).alias("test_only")
+    )
+    if folder_fingerprint(root) != fingerprint:
+        context.log.warning(
+            f"source folder {root} changed while it was being read; the schedule will pick "
+            "the change up on its next tick"
+        )
+    catalog = data.catalog()
+    path = catalog.write("videos", table, source_name)
+    bad = table.filter((pl.col("status") != "ok") | pl.col("orphan_fake"))
+    return dg.MaterializeResult(
+        metadata={
+            "source_fingerprint": fingerprint,
+            "format": source.format,
+            "num_videos": table.height,
+            "num_ok": int((table.get_column("status") == "ok").sum()),
+            "num_orphan_fakes": int(table.get_column("orphan_fake").sum()),
+            "by_status": md.counts(table, "status"),
+            "by_label": md.counts(table.filter(pl.col("status") == "ok"), "label"),
+            "problems": md.table(
+                bad.select("video_id", "rel_path", "label", "status", "reason", "orphan_reason")
+            ),
+            "preview": md.table(
+                table.select(
+                    "video_id",
+                    "label",
+                    "original_video_id",
+                    "width",
+                    "height",
+                    "fps",
+                    "frame_count",
+                    "status",
+                )
+            ),
+            "catalog_file": dg.MetadataValue.path(str(path)),
+        }
+    )

@@ -1,0 +1,34 @@
+"""Where things live: every path the project uses comes from the environment, read at call time.
+
+Read lazily (not at import) so tests, the sensor and the CLI can point the same code at other
+folders by setting the environment before they call in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "DEEPFAKE_DATA_DIR"
+SOURCES_DIR_ENV = "DEEPFAKE_SOURCES_DIR"
+
+
+def data_dir() -> Path:
+    """Root of everything the pipeline writes: catalog, crops, masks, exports."""
+    return Path(os.environ.get(DATA_DIR_ENV, "./data")).expanduser().resolve()
+
+
+def sources_dir() -> Path | None:
+    """The folder the new-source sensor watches; None when the user has not set one."""
+    value = os.environ.get(SOURCES_DIR_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def faces_dir(source: str) -> Path:
+    """Face crops of one source dataset."""
+    return data_dir() / "faces" / source
+
+
+def work_dir(source: str) -> Path:
+    """Per-video results of unfinished runs (what makes a run resumable)."""
+    return data_dir() / "work" / source

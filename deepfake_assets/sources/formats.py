@@ -1,0 +1,100 @@
+"""Recognise a dataset folder's layout and read it into the normalised video table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import polars as pl
+
+from deepfake_assets.sources import celebdf, deeperforensics, dfdc, faceforensics, manifest
+from deepfake_assets.sources.errors import SourceFormatError, UnknownFormatError
+from deepfake_assets.sources.schema import validate_video_table
+
+
+class SourceFormat(NamedTuple):
+    name: str
+    detect: Callable[[Path], bool]
+    read: Callable[[Path], pl.DataFrame]
+    markers: str  # what detection looks for, for error messages and docs
+
+
+# Detection order: an explicit manifest wins (a user may add one to any layout to override
+# it); DFDC is last because ``metadata.json`` is the least specific marker.
+SOURCE_FORMATS: tuple[SourceFormat, ...] = (
+    SourceFormat("manifest", manifest.detect, manifest.read, "manifest.csv"),
+    SourceFormat(
+        "faceforensics",
+        faceforensics.detect,
+        faceforensics.read,
+        "original_sequences/ or manipulated_sequences/",
+    ),
+    SourceFormat("celebdf", celebdf.detect, celebdf.read, "Celeb-real/ or Celeb-synthesis/"),
+    SourceFormat(
+        "deeperforensics",
+        deeperforensics.detect,
+        deeperforensics.read,
+        "manipulated_videos/ or source_videos/",
+    ),
+    SourceFormat("dfdc", dfdc.detect, dfdc.read, "metadata.json (root or up to 3 levels down)"),
+)
+FORMAT_NAMES: tuple[str, ...] = tuple(f.name for f in SOURCE_FORMATS)
+FORMAT_ALIASES = {
+    "ff++": "faceforensics",
+    "ffpp": "faceforensics",
+    "faceforensics++": "faceforensics",
+    "celeb-df": "celebdf",
+    "celeb-df-v2": "celebdf",
+    "celebdfv2": "celebdf",
+    "deeperforensics-1.0": "deeperforensics",
+    "dfd": "faceforensics",
+    "csv": "manifest",
+}
+_BY_NAME = {f.name: f for f in SOURCE_FORMATS}
+
+
+def normalise_format_name(fmt: str) -> str:
+    """A user-typed format name (any case, common aliases) -> canonical name, or "auto"."""
+    key = fmt.strip().lower()
+    if key == "auto" or key in _BY_NAME:
+        return key
+    if key in FORMAT_ALIASES:
+        return FORMAT_ALIASES[key]
+    raise UnknownFormatError(
+        f"unknown source format {fmt!r}; known: auto, {', '.join(FORMAT_NAMES)}"
+    )
+
+
+def detect_format(root: Path) -> str | None:
+    """The name of the first layout whose markers ``root`` has; None when none match."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    for source_format in SOURCE_FORMATS:
+        if source_format.detect(root):
+            return source_format.name
+    return None
+
+
+def read_source(root: Path, fmt: str = "auto") -> pl.DataFrame:
+    """Read ``root`` as ``fmt`` (or the detected format) into the normalised video table.
+
+    Raises ``UnknownFormatError`` when the folder matches nothing (or ``fmt`` is unknown) and
+    ``SourceFormatError`` when its metadata is malformed; messages name the file and problem.
+    """
+    root = Path(root)
+    name = normalise_format_name(fmt)
+    if not root.is_dir():
+        raise SourceFormatError(f"{root}: not a folder")
+    if name == "auto":
+        detected = detect_format(root)
+        if detected is None:
+            expected = "; ".join(f"{f.name}: {f.markers}" for f in SOURCE_FORMATS)
+            raise UnknownFormatError(
+                f"{root}: no known dataset layout found (looked for {expected})"
+            )
+        name = detected
+    table = _BY_NAME[name].read(root)
+    validate_video_table(table)
+    return table

@@ -1,0 +1,118 @@
+"""The video manifest: an adapter's table of listed videos, checked and probed on disk.
+
+Every listed video becomes exactly one row with a `status` and a `reason`: paths that escape the
+dataset folder are rejected without being opened, missing and undecodable files are recorded,
+and fakes whose original is not usable are flagged so later stages detect on them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import polars as pl
+
+from deepfake_assets.media.probe import STATUS_OK, STATUS_REJECTED, VideoProbe, probe_video
+from deepfake_assets.sources.fingerprint import file_content_fingerprint
+from deepfake_assets.sources.safe_paths import resolve_inside
+
+PROBE_COLUMNS = {
+    "status": pl.Utf8,
+    "reason": pl.Utf8,
+    "codec": pl.Utf8,
+    "pix_fmt": pl.Utf8,
+    "fps": pl.Float64,
+    "frame_count": pl.Int64,
+    "duration_s": pl.Float64,
+    "width": pl.Int64,
+    "height": pl.Int64,
+    "rotation": pl.Int64,
+    "variable_frame_rate": pl.Boolean,
+    "size_bytes": pl.Int64,
+}
+
+
+def _probe_one(root: Path, rel_path: str) -> tuple[VideoProbe, str | None, str | None]:
+    resolved = resolve_inside(root, rel_path)
+    if resolved is None:
+        probe = VideoProbe(
+            status=STATUS_REJECTED,
+            reason=f"path {rel_path!r} resolves outside the dataset folder; not opened",
+        )
+        return probe, None, None
+    probe = probe_video(resolved)
+    fingerprint = None
+    if probe.status == STATUS_OK:
+        try:
+            fingerprint = file_content_fingerprint(resolved)
+        except OSError as exc:
+            probe.status, probe.reason = "unreadable", f"cannot read for fingerprint: {exc}"
+    return probe, str(resolved), fingerprint
+
+
+def build_manifest(
+    source: str,
+    root: Path,
+    listed: pl.DataFrame,
+    *,
+    workers: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> pl.DataFrame:
+    """Probe every row of an adapter's table; returns the `videos` catalog table."""
+    rows = listed.to_dicts()
+    probes: list[tuple[VideoProbe, str | None, str | None]] = [None] * len(rows)  # type: ignore[list-item]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(_probe_one, root, row["rel_path"]): i for i, row in enumerate(rows)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            probes[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, len(rows))
+    out = []
+    for row, (probe, abs_path, fingerprint) in zip(rows, probes, strict=True):
+        out.append(
+            {
+                "source": source,
+                **row,
+                "abs_path": abs_path,
+                **probe.as_row(),
+                "content_fingerprint": fingerprint,
+            }
+        )
+    schema = {"source": pl.Utf8, **dict(listed.schema), "abs_path": pl.Utf8, **PROBE_COLUMNS}
+    schema["content_fingerprint"] = pl.Utf8
+    table = pl.DataFrame(out, schema=schema, orient="row") if out else pl.DataFrame(schema=schema)
+    return flag_orphan_fakes(table)
+
+
+def flag_orphan_fakes(videos: pl.DataFrame) -> pl.DataFrame:
+    """Mark fakes whose original is not listed or not usable (`orphan_fake`, with the reason)."""
+    usable = set(
+        videos.filter(pl.col("status") == STATUS_OK)
+        .filter(pl.col("label") == "REAL")
+        .get_column("video_id")
+        .to_list()
+    )
+    listed = {r["video_id"]: r["status"] for r in videos.select("video_id", "status").to_dicts()}
+
+    def why(label: str, original: str | None) -> str | None:
+        if label != "FAKE":
+            return None
+        if original is None:
+            return "fake without an original in the metadata"
+        if original not in listed:
+            return f"original {original!r} is not in this dataset"
+        if original not in usable:
+            return f"original {original!r} is not usable ({listed[original]})"
+        return None
+
+    reasons = [
+        why(label, original)
+        for label, original in zip(
+            videos.get_column("label"), videos.get_column("original_video_id"), strict=True
+        )
+    ]
+    return videos.with_columns(
+        pl.Series("orphan_reason", reasons, dtype=pl.Utf8),
+        pl.Series("orphan_fake", [r is not None for r in reasons], dtype=pl.Boolean),
+    )

@@ -1,0 +1,66 @@
+"""Shared fixtures: an isolated data directory and Dagster instance, and small real videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """DEEPFAKE_DATA_DIR, DAGSTER_HOME and DEEPFAKE_SOURCES_DIR in a fresh temporary folder."""
+    paths = {
+        "data": tmp_path / "data",
+        "home": tmp_path / "dagster_home",
+        "sources": tmp_path / "sources",
+    }
+    for path in paths.values():
+        path.mkdir()
+    monkeypatch.setenv("DEEPFAKE_DATA_DIR", str(paths["data"]))
+    monkeypatch.setenv("DAGSTER_HOME", str(paths["home"]))
+    monkeypatch.setenv("DEEPFAKE_SOURCES_DIR", str(paths["sources"]))
+    monkeypatch.setenv("DEEPFAKE_SOURCES_SETTLE_S", "0")
+    (paths["home"] / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return paths
+
+
+def face_frames(n: int = 12, size: int = 160) -> np.ndarray:
+    """`n` RGB frames panning slowly over scikit-image's astronaut (a real face)."""
+    from skimage import data
+    from skimage.transform import resize
+
+    image = data.astronaut()[:300, 100:400]
+    frames = []
+    for i in range(n):
+        crop = image[i * 2 : i * 2 + 260, i * 2 : i * 2 + 260]
+        frames.append((resize(crop, (size, size), anti_aliasing=True) * 255).astype(np.uint8))
+    return np.stack(frames)
+
+
+def make_dfdc_folder(root: Path, n_frames: int = 12) -> Path:
+    """A tiny DFDC-layout dataset: one real video, its fake, one corrupt file, one escape."""
+    from deepfake_assets.media.video_writer import write_h264
+
+    part = root / "dfdc_train_part_0"
+    part.mkdir(parents=True)
+    frames = face_frames(n_frames)
+    write_h264(part / "real.mp4", frames)
+    write_h264(part / "fake.mp4", 255 - frames)
+    (part / "broken.mp4").write_bytes((part / "real.mp4").read_bytes()[:300])
+    metadata = {
+        "real.mp4": {"label": "REAL", "split": "train"},
+        "fake.mp4": {"label": "FAKE", "split": "train", "original": "real.mp4"},
+        "broken.mp4": {"label": "REAL", "split": "train"},
+        "lost.mp4": {"label": "FAKE", "split": "train", "original": "nowhere.mp4"},
+        "../../escape.mp4": {"label": "REAL", "split": "train"},
+    }
+    (part / "metadata.json").write_text(json.dumps(metadata))
+    return root
+
+
+@pytest.fixture
+def dfdc_folder(tmp_path: Path) -> Path:
+    return make_dfdc_folder(tmp_path / "tiny_dfdc")

@@ -1,0 +1,61 @@
+import pytest
+
+from deepfake_assets.sources import SourceFormatError, detect_format, read_source, resolve_inside
+
+
+def _write(tmp_path, text):
+    (tmp_path / "manifest.csv").write_text(text)
+
+
+def test_manifest_columns_labels_and_originals(tmp_path):
+    _write(
+        tmp_path,
+        "Path,Label,original,actor,method,gender,age,race,split\n"
+        "reals/a.mp4,real,,p1,,F,34,asian,train\n"
+        "fakes/b.mp4,1,reals/a.mp4,p1,FaceSwap,f,,,test\n"
+        "fakes/c.mp4,FAKE,reals/a,p1,,,,,\n"
+        "fakes/d.mp4,fake,elsewhere/z.mp4,,,,,,holdout\n"
+        "../outside.mp4,0,,,,,,,\n",
+    )
+    assert detect_format(tmp_path) == "manifest"
+    rows = {r["video_id"]: r for r in read_source(tmp_path).to_dicts()}
+    assert sorted(rows) == ["../outside", "fakes/b", "fakes/c", "fakes/d", "reals/a"]
+    real = rows["reals/a"]
+    assert real["label"] == "REAL" and real["gender"] == "female" and real["age"] == "34"
+    assert real["race"] == "asian" and real["official_split"] == "train"
+    assert rows["fakes/b"]["original_video_id"] == "reals/a"  # by path
+    assert rows["fakes/c"]["original_video_id"] == "reals/a"  # by id
+    assert rows["fakes/d"]["original_video_id"] == "elsewhere/z"  # missing: nominal id
+    assert rows["fakes/d"]["official_split"] is None and rows["fakes/d"]["notes"] == "split=holdout"
+    assert rows["fakes/b"]["method"] == "FaceSwap" and rows["fakes/b"]["label"] == "FAKE"
+    # a path escaping the folder is kept for reporting, never resolved
+    assert rows["../outside"]["rel_path"] == "../outside.mp4"
+    assert resolve_inside(tmp_path, "../outside.mp4") is None
+
+
+def test_manifest_overrides_other_markers(tmp_path):
+    (tmp_path / "Celeb-real").mkdir()
+    _write(tmp_path, "path,label\nx.mp4,REAL\n")
+    assert detect_format(tmp_path) == "manifest"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("path,label\na.mp4,REAL\nb.mp4,perhaps\n", r"line 3 \('b.mp4'\).*unknown label 'perhaps'"),
+        ("path,kind\na.mp4,REAL\n", r"missing required column\(s\) \['label'\]"),
+        ("path,label\na.mp4,REAL\na.mp4,FAKE\n", r"line 3: path 'a.mp4' already listed on line 2"),
+        ("path,label\na,b.mp4,REAL\n", r"line 2: 3 fields"),
+        ("path,label\n,REAL\n", r"line 2: empty path"),
+        ("", "empty file"),
+    ],
+)
+def test_manifest_errors_name_the_row(tmp_path, text, match):
+    _write(tmp_path, text)
+    with pytest.raises(SourceFormatError, match=match):
+        read_source(tmp_path, "manifest")
+
+
+def test_same_stem_different_extensions_get_full_path_ids(tmp_path):
+    _write(tmp_path, "path,label\nv.mp4,0\nv.avi,1\n")
+    assert sorted(read_source(tmp_path)["video_id"]) == ["v.avi", "v.mp4"]
