@@ -30,7 +30,16 @@ from deepfake_assets import config
 
 log = logging.getLogger(__name__)
 
-PARTITIONED_TABLES = ("videos", "frames", "faces", "hashes", "embeddings", "fake_groups")
+PARTITIONED_TABLES = (
+    "videos",
+    "frame_plans",
+    "frames",
+    "face_videos",
+    "faces",
+    "hashes",
+    "embeddings",
+    "fake_groups",
+)
 GLOBAL_TABLES = (
     "sources",
     "duplicates",

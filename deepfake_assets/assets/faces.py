@@ -1,0 +1,400 @@
+"""Faces: frame plans, tracked face detections and face crops of one source dataset.
+
+The work per video lives in `faces/video_faces.py`; this module decides which videos need it,
+runs them in worker processes, persists every finished video at once (so an interrupted run
+resumes where it stopped) and publishes the catalog tables `frame_plans`, `faces` and
+`face_videos` in one atomic write each at the end.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from deepfake_assets.assets import metadata as md
+from deepfake_assets.faces.ensemble import EnsembleConfig
+from deepfake_assets.faces.figures import grid
+from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
+from deepfake_assets.faces.video_faces import (
+    FACES_SCHEMA,
+    VideoFaces,
+    VideoFacesConfig,
+    VideoJob,
+    run_videos_parallel,
+)
+from deepfake_assets.jobs import PER_SOURCE
+from deepfake_assets.media.images import read_png
+from deepfake_assets.partitions import source_partitions
+from deepfake_assets.resources import DataDirResource
+
+DEFAULT_STRATEGY = "first_and_even"
+
+
+class SamplingConfig(dg.Config):
+    """Frame sampling; `strategy` empty = the source's own setting, else first_and_even."""
+
+    strategy: str = ""
+    seed: int = 0
+    first: int = 10
+    evenly: int = 7
+    num_frames: int = 32
+    frames_per_fake: int = 4
+    max_frames_per_video: int = 64
+
+
+@dg.asset(
+    partitions_def=source_partitions,
+    group_name="faces",
+    tags=PER_SOURCE,
+    deps=["videos"],
+    kinds={"python", "parquet"},
+    owners=["team:data-engineering"],
+    description=(
+        "The frame plan of every usable video, reproducible from a seed: first_and_even "
+        "(seed 001: first 10 + 7 evenly spaced), balanced (seed 000: random frames, real and "
+        "fake totals equal per dataset) or uniform. Fakes take their original's indices. "
+        "Catalog table `frame_plans`."
+    ),
+)
+def sampled_frames(
+    context: dg.AssetExecutionContext, config: SamplingConfig, data: DataDirResource
+) -> dg.MaterializeResult:
+    source_name = context.partition_key
+    catalog = data.catalog()
+    source = data.registry().get(source_name)
+    strategy = config.strategy or source.sampling or DEFAULT_STRATEGY
+    if strategy not in STRATEGIES:
+        raise dg.Failure(f"unknown sampling strategy {strategy!r}; choose one of {STRATEGIES}")
+    videos = catalog.read("videos", source_name)
+    if videos.is_empty():
+        raise dg.Failure(f"no manifest for {source_name!r}: materialise `videos` first")
+    usable = videos.filter(pl.col("status") == "ok").with_columns(
+        # a fake whose original is unusable is planned (and later detected) on its own
+        pl.when(pl.col("orphan_fake"))
+        .then(None)
+        .otherwise(pl.col("original_video_id"))
+        .alias("original_video_id")
+    )
+    params = SamplingParams(
+        first=config.first,
+        evenly=config.evenly,
+        num_frames=config.num_frames,
+        frames_per_fake=config.frames_per_fake,
+        max_frames_per_video=config.max_frames_per_video,
+    )
+    plan = plan_source(
+        usable.select("video_id", "label", "original_video_id", "frame_count"),
+        strategy,
+        config.seed,
+        params,
+    )
+    frames = plan.frames.with_columns(pl.lit(source_name).alias("source"))
+    catalog.write("frame_plans", frames, source_name)
+    short = plan.videos.filter(pl.col("short") | pl.col("reason").is_not_null())
+    per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")
+    return dg.MaterializeResult(
+        metadata={
+            "strategy": strategy,
+            "seed": config.seed,
+            "params": params.to_dict(),
+            "num_videos_planned": plan.videos.filter(pl.col("planned") > 0).height,
+            "num_frames_planned": frames.height,
+            "frames_by_label": {r["label"]: r["len"] for r in per_label.len().to_dicts()},
+            "balance": {k: str(v) for k, v in plan.balance.items()},
+            "short_or_unplanned_videos": md.table(short),
+        }
+    )
+
+
+class FacesConfig(dg.Config):
+    """Face detection, tracking and cropping."""
+
+    recompute: bool = False  # re-run videos already finished by an earlier run
+    workers: int = -1  # worker processes; -1 = one per core for larger sources
+    threads_per_worker: int = 1
+    detect_max_side: int = 640
+    rule: str = "seed001"  # or "seed000": drop frames with no face or more than two
+    resample_offset: int = 20
+    max_resamples: int = 5
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _staging_path(folder: Path, video_id: str) -> Path:
+    return folder / f"{hashlib.sha1(video_id.encode()).hexdigest()[:20]}.json"
+
+
+def _save(folder: Path, key: str, result: VideoFaces) -> None:
+    path = _staging_path(folder, result.video_id)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"key": key, "result": result.to_dict()}))
+    os.replace(tmp, path)
+
+
+def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
+    path = _staging_path(folder, video_id)
+    if not path.exists():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if payload.get("key") != key:
+        return None
+    result = VideoFaces.from_dict(payload["result"])
+    return None if result.status == "failed" else result
+
+
+def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJob]:
+    """One job per usable video: reals and orphan fakes are detected on, fakes reuse boxes."""
+    jobs = []
+    for row in videos.filter(pl.col("status") == "ok").to_dicts():
+        if row["label"] == "FAKE" and not row["orphan_fake"]:
+            role, plan = "fake", ()
+        else:
+            role = "orphan_fake" if row["label"] == "FAKE" else "real"
+            plan = tuple(plans.get(row["video_id"], ()))
+        jobs.append(
+            VideoJob(
+                video_id=row["video_id"],
+                path=row["abs_path"],
+                role=role,
+                plan_indices=plan,
+                original_video_id=row["original_video_id"],
+            )
+        )
+    return jobs
+
+
+FACE_VIDEOS_SCHEMA = {
+    "source": pl.Utf8,
+    "video_id": pl.Utf8,
+    "label": pl.Utf8,
+    "role": pl.Utf8,
+    "status": pl.Utf8,
+    "reason": pl.Utf8,
+    "tries": pl.Int64,
+    "num_frames": pl.Int64,
+    "num_faces": pl.Int64,
+    "num_tracks": pl.Int64,
+    "frame_indices": pl.List(pl.Int64),
+    "original_video_id": pl.Utf8,
+}
+
+
+def face_tables(
+    source: str, results: list[VideoFaces], labels: dict[str, str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The `faces` rows (one per face per frame) and `face_videos` rows (one per video)."""
+    frames = [r.faces_frame() for r in results if r.ok and r.faces]
+    faces = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FACES_SCHEMA)
+    faces = faces.with_columns(
+        pl.lit(source).alias("source"),
+        pl.col("video_id").replace_strict(labels, default=None).alias("label"),
+    ).with_columns(
+        (
+            pl.lit(source + "/")
+            + pl.col("video_id")
+            + "/"
+            + pl.col("frame_index").cast(pl.Utf8).str.zfill(6)
+            + "/"
+            + pl.col("track").cast(pl.Utf8)
+        ).alias("face_id")
+    )
+    rows = [
+        {
+            "source": source,
+            "video_id": r.video_id,
+            "label": labels.get(r.video_id),
+            "role": r.role,
+            "status": r.status,
+            "reason": r.reason,
+            "tries": r.tries,
+            "num_frames": len(r.frame_indices),
+            "num_faces": len(r.faces),
+            "num_tracks": len({f["track"] for f in r.faces}),
+            "frame_indices": list(r.frame_indices),
+            "original_video_id": r.original_video_id,
+        }
+        for r in results
+    ]
+    return faces, pl.DataFrame(rows, schema=FACE_VIDEOS_SCHEMA)
+
+
+def faces_picture(faces: pl.DataFrame, data_dir: Path, max_videos: int = 3, per_row: int = 8):
+    """Seed 001's figures: per real video a row of 160, 299 and raw crops, then its fakes."""
+    if faces.is_empty():
+        return None
+    reals = faces.filter((pl.col("label") == "REAL") & (pl.col("track") == 0))
+    fakes = faces.filter((pl.col("label") == "FAKE") & (pl.col("track") == 0))
+    with_fakes = fakes.join(
+        reals.select("video_id").unique().rename({"video_id": "box_source"}), on="box_source"
+    )
+    chosen = with_fakes["box_source"].unique().sort().to_list()[:max_videos]
+    if not chosen:
+        chosen = reals["video_id"].unique().sort().to_list()[:max_videos]
+    rows, labels = [], []
+    for video in chosen:
+        real = reals.filter(pl.col("video_id") == video).sort("frame_index").head(per_row)
+        frames = real["frame_index"].to_list()
+        for kind, name in (("crop_160", "160x160"), ("crop_299", "299x299"), ("crop_raw", "raw")):
+            rows.append([read_png(data_dir / p) for p in real[kind].to_list()])
+            labels.append(f"{video} {name}")
+        for fake in with_fakes.filter(pl.col("box_source") == video)["video_id"].unique().sort():
+            fake_rows = fakes.filter(
+                (pl.col("video_id") == fake) & pl.col("frame_index").is_in(frames)
+            ).sort("frame_index")
+            rows.append([read_png(data_dir / p) for p in fake_rows["crop_160"].to_list()])
+            labels.append(f"fake {fake}")
+    return grid(rows, labels)
+
+
+@dg.multi_asset(
+    partitions_def=source_partitions,
+    group_name="faces",
+    specs=[
+        dg.AssetSpec(
+            "face_detections",
+            deps=["sampled_frames"],
+            tags=PER_SOURCE,
+            kinds={"pytorch", "parquet"},
+            owners=["team:data-engineering"],
+            description=(
+                "Faces found in the planned frames of every real video by the MTCNN + "
+                "BlazeFace + dlib ensemble, linked into tracks, gaps of one interpolated, "
+                "re-sampled (+20 frames, at most 5 times) until every frame has the face, else "
+                "discarded with the reason. Fakes reuse their original's frames and boxes. "
+                "Catalog tables `faces` (boxes) and `face_videos` (status per video)."
+            ),
+        ),
+        dg.AssetSpec(
+            "face_crops",
+            deps=["sampled_frames"],
+            tags=PER_SOURCE,
+            kinds={"python", "png"},
+            owners=["team:data-engineering"],
+            description=(
+                "PNG crops of every face: 160x160 stretched, 299x299 with a 15% margin, and raw "
+                "box size, under $DEEPFAKE_DATA_DIR/faces/<source>/<video>/; paths in `faces`."
+            ),
+        ),
+    ],
+)
+def face_detections_and_crops(
+    context: dg.AssetExecutionContext, config: FacesConfig, data: DataDirResource
+):
+    source_name = context.partition_key
+    catalog = data.catalog()
+    data_dir = data.path()
+    videos = catalog.read("videos", source_name)
+    plan_table = catalog.read("frame_plans", source_name)
+    if videos.is_empty() or plan_table.is_empty():
+        raise dg.Failure(f"{source_name!r}: materialise `videos` and `sampled_frames` first")
+    plans: dict[str, list[int]] = {}
+    for vid, idx in zip(plan_table["video_id"], plan_table["frame_index"], strict=True):
+        plans.setdefault(vid, []).append(int(idx))
+    jobs = build_jobs(videos, plans)
+    ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
+    video_cfg = VideoFacesConfig(
+        rule=config.rule,
+        resample_offset=config.resample_offset,
+        max_resamples=config.max_resamples,
+        relative_to=data_dir,
+    )
+    settings = [asdict(ensemble_config), asdict(video_cfg) | {"relative_to": None}]
+    fingerprints = dict(zip(videos["video_id"], videos["content_fingerprint"], strict=True))
+    keys: dict[str, str] = {}
+    for job in jobs:
+        if job.role != "fake":
+            keys[job.video_id] = _key(fingerprints[job.video_id], job.plan_indices, settings)
+    for job in jobs:
+        if job.role == "fake":
+            keys[job.video_id] = _key(
+                fingerprints[job.video_id], keys.get(job.original_video_id), settings
+            )
+    staging = data_dir / "work" / source_name / "faces"
+    staging.mkdir(parents=True, exist_ok=True)
+    out_dir = data_dir / "faces" / source_name
+    done: dict[str, VideoFaces] = {}
+    if not config.recompute:
+        for job in jobs:
+            previous = _load(staging, job.video_id, keys[job.video_id])
+            if previous is not None:
+                done[job.video_id] = previous
+    todo = [j for j in jobs if j.video_id not in done]
+    context.log.info(
+        f"{source_name}: {len(jobs)} usable videos, {len(done)} already finished, "
+        f"{len(todo)} to process"
+    )
+    detect_jobs = sum(1 for j in todo if j.role != "fake")
+    workers = config.workers
+    if workers < 0:
+        workers = 0 if detect_jobs <= 2 else min(os.cpu_count() or 1, detect_jobs, 8)
+    originals = {v: r for v, r in done.items() if r.role == "real"}
+    for i, result in enumerate(
+        run_videos_parallel(
+            todo,
+            workers,
+            out_dir,
+            video_cfg,
+            ensemble_config=ensemble_config,
+            threads_per_worker=config.threads_per_worker,
+            originals=originals,
+        ),
+        start=1,
+    ):
+        _save(staging, keys[result.video_id], result)
+        done[result.video_id] = result
+        if i == len(todo) or i % max(1, len(todo) // 20) == 0:
+            context.log.info(
+                f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
+            )
+    labels = dict(zip(videos["video_id"], videos["label"], strict=True))
+    results = [done[j.video_id] for j in jobs if j.video_id in done]
+    faces, face_videos = face_tables(source_name, results, labels)
+    catalog.write("faces", faces, source_name)
+    catalog.write("face_videos", face_videos, source_name)
+    by_reason = face_videos.with_columns(
+        pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
+    )
+    detections_meta = {
+        "num_videos": face_videos.height,
+        "by_status": md.counts(face_videos, "label", "status"),
+        "discarded_by_reason": md.counts(by_reason.filter(pl.col("status") != "ok"), "why"),
+        "num_faces": faces.height,
+        "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
+        "faces_per_video": md.table(
+            face_videos.select(
+                "video_id",
+                "label",
+                "role",
+                "status",
+                "reason",
+                "tries",
+                "num_frames",
+                "num_faces",
+                "num_tracks",
+            ).sort("status", "video_id"),
+            limit=50,
+        ),
+        "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
+        "workers": workers,
+    }
+    crops_meta: dict = {
+        "num_crops": faces.height * 3,
+        "crop_folder": dg.MetadataValue.path(str(out_dir)),
+    }
+    picture = faces_picture(faces, data_dir)
+    if picture is not None:
+        crops_meta["sample_faces"] = dg.MetadataValue.md(
+            "Rows: 160x160, 299x299 and raw crops of a real video, then its fakes at the same "
+            "frames and boxes.\n\n" + md.png_markdown(picture, "sample faces")
+        )
+    yield dg.MaterializeResult(asset_key="face_detections", metadata=detections_meta)
+    yield dg.MaterializeResult(asset_key="face_crops", metadata=crops_meta)
