@@ -45,7 +45,6 @@ GLOBAL_TABLES = (
     "duplicates",
     "actors",
     "video_actors",
-    "fake_levels",
     "splits",
     "folds",
 )

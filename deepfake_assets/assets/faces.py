@@ -92,7 +92,9 @@ def sampled_frames(
         config.seed,
         params,
     )
-    frames = plan.frames.with_columns(pl.lit(source_name).alias("source"))
+    frames = plan.frames.with_columns(
+        pl.lit(source_name).alias("source"), pl.lit(strategy).alias("strategy")
+    )
     catalog.write("frame_plans", frames, source_name)
     short = plan.videos.filter(pl.col("short") | pl.col("reason").is_not_null())
     per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")

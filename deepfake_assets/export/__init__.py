@@ -1,0 +1,1 @@
+"""The exported dataset's tables and data card (pure polars / matplotlib)."""

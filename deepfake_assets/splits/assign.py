@@ -1,0 +1,281 @@
+"""Actor-disjoint train / val / test split of the kept face images (seed 000 rules).
+
+Rules, in order of precedence:
+1. Leakage: the unit of assignment is the actor group (`splits.groups`): every face of an actor,
+   real or fake, in every source, and every fake with its original video, goes to one split.
+2. Held-out generation methods: every group with a face from a ``test_only`` source goes to
+   test whole. So an actor seen in a test-only source is a test actor everywhere: their faces
+   in ordinary sources go to test too (reported as ``forced_test_faces``), else a model could
+   be trained on a person it is later tested on.
+3. Ratios by face count, 80:15:5 by default, over *all* faces (test-only ones included, so the
+   exported dataset is 80:15:5). When the test-only faces alone exceed the test share, the
+   other groups are shared between train and val in their ratio (the *effective* ratios,
+   reported) and a warning says so.
+4. Stratification: within the above, each category of source, label, gender, age band and race
+   (where given) is steered to the same ratios by the greedy filler.
+5. Small datasets: with at least as many movable groups as splits with a positive ratio, no
+   such split is left empty; misses beyond `tolerance` are warned about with their size.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from deepfake_assets.splits.groups import (
+    AGE_BINS,
+    DEFAULT_STRATIFY,
+    check_ratios,
+    greedy_assign,
+    group_strata,
+    prepare_faces,
+    share_report,
+)
+
+__all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits"]
+
+SPLITS = ("train", "val", "test")
+DEFAULT_RATIOS = (0.80, 0.15, 0.05)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Output of `assign_splits`.
+
+    faces: the input columns + group_id (i64; replaces an input group_id) + split (str:
+        train/val/test).
+    videos: source, video_id, original_video_id, label, group_id, split, n_faces (u32);
+        one row per (source, video_id).
+    actors: actor_key (str; "a:<actor_id>", or "v:<source>\\x1f<family video>" for faces with
+        no actor_id whose video family shows no single actor), actor_id (str, null for those
+        pseudo-actors), group_id, split, n_faces (u32), test_only (bool).
+    groups: group_id, n_faces, n_actors, n_videos, test_only, split.
+    report: scope (overall/source/label/gender/age/race), category, split, faces, actors,
+        videos, share (of the category's faces), target (the effective ratio aimed at;
+        0/0/1 for test-only sources).
+    """
+
+    faces: pl.DataFrame
+    videos: pl.DataFrame
+    actors: pl.DataFrame
+    groups: pl.DataFrame
+    report: pl.DataFrame
+    ratios: tuple[float, ...]
+    effective_ratios: tuple[float, ...]
+    seed: int
+    forced_test_faces: int
+    warnings: list[str] = field(default_factory=list)
+
+    def achieved(self, scope: str = "overall", category: str = "all") -> dict[str, float]:
+        """split -> achieved share of faces for one report row group."""
+        rows = self.report.filter((pl.col("scope") == scope) & (pl.col("category") == category))
+        return dict(zip(rows["split"].to_list(), rows["share"].to_list(), strict=True))
+
+    def metadata(self) -> dict:
+        """A JSON-ready summary for the asset's metadata."""
+        overall = self.report.filter(pl.col("scope") == "overall")
+        return {
+            "ratios": dict(zip(SPLITS, self.ratios, strict=True)),
+            "effective_ratios": dict(zip(SPLITS, self.effective_ratios, strict=True)),
+            "seed": self.seed,
+            "achieved": dict(zip(overall["split"], overall["share"], strict=True)),
+            "faces": dict(zip(overall["split"], overall["faces"], strict=True)),
+            "actors": dict(zip(overall["split"], overall["actors"], strict=True)),
+            "videos": dict(zip(overall["split"], overall["videos"], strict=True)),
+            "n_groups": self.groups.height,
+            "largest_group_faces": int(self.groups["n_faces"].max() or 0),
+            "forced_test_faces": self.forced_test_faces,
+            "warnings": list(self.warnings),
+        }
+
+
+def assign_splits(
+    faces: pl.DataFrame,
+    ratios: Sequence[float] = DEFAULT_RATIOS,
+    seed: int = 0,
+    *,
+    stratify_by: Sequence[str] = DEFAULT_STRATIFY,
+    tolerance: float = 0.02,
+    category_tolerance: float = 0.05,
+    age_bins: Sequence[float] = AGE_BINS,
+    overall_weight: float = 2.0,
+) -> SplitResult:
+    """Assign every face to train / val / test (see module doc for the rules).
+
+    `faces` needs face_id (unique) and video_id; source, original_video_id, label, actor_id,
+    gender, age, race and test_only are used when present (absent = null / False).
+    `tolerance` (overall) and `category_tolerance` (per stratified category with >= 20 actors)
+    are the absolute share misses above which a warning is raised.
+    """
+    ratios = check_ratios(ratios, 3)
+    if "split" in faces.columns:
+        raise ValueError("faces already has a 'split' column")
+    df = prepare_faces(faces, age_bins)
+    out_cols = [c for c in faces.columns if c != "group_id"]
+    stratify_by = [a for a in stratify_by if a in df.columns or a == "age"]
+    strata, counts = group_strata(df, stratify_by)
+    groups = (
+        df.group_by("group_id")
+        .agg(
+            pl.len().alias("n_faces"),
+            pl.col("_a").n_unique().alias("n_actors"),
+            pl.col("_video").n_unique().alias("n_videos"),
+            pl.col("test_only").any().alias("test_only"),
+        )
+        .sort("group_id")
+    )
+    gids = groups["group_id"].to_numpy()
+    sizes = groups["n_faces"].to_numpy().astype(np.int64)
+    forced = groups["test_only"].to_numpy().astype(bool)
+    test = SPLITS.index("test")
+    pinned = {int(g): test for g in gids[forced]}
+
+    notes: list[str] = []
+    total = int(sizes.sum())
+    forced_faces = int(sizes[forced].sum())
+    effective = _effective_ratios(ratios, forced_faces / total if total else 0.0, test)
+    out = greedy_assign(
+        gids, counts, strata, effective, pinned=pinned, seed=seed, overall_weight=overall_weight
+    )
+    n_in = np.bincount(out, minlength=len(SPLITS))
+    still_empty = [s for s in range(len(SPLITS)) if effective[s] > 0 and n_in[s] == 0]
+
+    split_names = np.array(SPLITS, dtype=object)[out]
+    groups = groups.with_columns(pl.Series("split", split_names, dtype=pl.Utf8))
+    df = df.join(groups.select("group_id", "split"), on="group_id", how="left")
+
+    forced_ordinary = int(
+        df.filter(~pl.col("test_only"))
+        .join(groups.filter("test_only").select("group_id"), on="group_id", how="semi")
+        .height
+    )
+    test_only_sources = _test_only_sources(df)
+    targets = {"source": {s: [0.0, 0.0, 1.0] for s in test_only_sources}}
+    report = share_report(df, "split", SPLITS, stratify_by, targets, default_target=effective)
+
+    # warnings -------------------------------------------------------------------------------
+    if total == 0:
+        notes.append("no faces to split")
+    if total and forced_faces / total > ratios[test] + tolerance:
+        notes.append(
+            f"actor groups in test-only sources hold {forced_faces / total:.3f} of all faces, "
+            f"more than the test ratio {ratios[test]:.3f}; the other faces were shared between "
+            f"train and val as {ratios[0]:g}:{ratios[1]:g} (effective targets "
+            f"{', '.join(f'{x:.3f}' for x in effective)})"
+        )
+    if forced_ordinary:
+        notes.append(
+            f"{forced_ordinary} faces from ordinary sources went to test because their actors "
+            f"appear in test-only sources"
+        )
+    for s in still_empty:
+        notes.append(
+            f"split {SPLITS[s]!r} is empty: {groups.height} actor groups "
+            f"({int((~forced).sum())} movable) cannot fill {sum(r > 0 for r in ratios)} splits"
+        )
+    overall = report.filter(pl.col("scope") == "overall")
+    shares = dict(overall.select("split", "share").iter_rows())
+    shares = {s: shares.get(s, 0.0) for s in SPLITS}
+    misses = {s: shares[s] - ratios[i] for i, s in enumerate(SPLITS)}
+    if total and any(abs(m) > tolerance for m in misses.values()):
+        detail = ", ".join(
+            f"{s} {shares[s]:.3f} vs {ratios[i]:.3f} ({misses[s]:+.3f})"
+            for i, s in enumerate(SPLITS)
+        )
+        notes.append(
+            f"split ratios miss the target by more than {tolerance}: {detail} "
+            f"({groups.height} actor groups, largest {int(sizes.max())} of {total} faces)"
+        )
+    notes.extend(_category_misses(report, category_tolerance, test_only_sources))
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+
+    return SplitResult(
+        faces=df.select(*out_cols, "group_id", "split"),
+        videos=_videos(df),
+        actors=_actors(df),
+        groups=groups,
+        report=report,
+        ratios=tuple(ratios),
+        effective_ratios=tuple(effective),
+        seed=seed,
+        forced_test_faces=forced_ordinary,
+        warnings=notes,
+    )
+
+
+def _effective_ratios(ratios: list[float], forced_share: float, test: int) -> list[float]:
+    """Targets the filler aims at: nominal, unless pinned test faces alone exceed the test
+    ratio; then test keeps what it was given and the rest is shared in the other ratios."""
+    if forced_share <= ratios[test]:
+        return list(ratios)
+    rest = sum(r for i, r in enumerate(ratios) if i != test)
+    if rest <= 0:
+        return list(ratios)
+    return [
+        forced_share if i == test else r / rest * (1.0 - forced_share) for i, r in enumerate(ratios)
+    ]
+
+
+def _test_only_sources(df: pl.DataFrame) -> list[str]:
+    per = df.group_by("source").agg(pl.col("test_only").all().alias("all_test"))
+    return sorted(str(s) for s in per.filter("all_test")["source"].to_list() if s is not None)
+
+
+def _category_misses(
+    report: pl.DataFrame, tol: float, test_only_sources: list[str], min_actors: int = 20
+) -> list[str]:
+    """One warning listing stratified categories (>= min_actors actors) off by more than tol."""
+    rep = report.filter(pl.col("scope") != "overall")
+    held_out = pl.col("category").is_in(list(test_only_sources))
+    rep = rep.filter(~((pl.col("scope") == "source") & held_out))
+    rep = rep.with_columns(
+        pl.col("actors").sum().over("scope", "category").alias("_n"),
+        (pl.col("share") - pl.col("target")).abs().alias("_miss"),
+    ).filter((pl.col("_n") >= min_actors) & (pl.col("_miss") > tol))
+    if rep.is_empty():
+        return []
+    worst = (
+        rep.group_by("scope", "category").agg(pl.col("_miss").max()).sort("_miss", descending=True)
+    )
+    items = [f"{s}={c} ({m:.3f})" for s, c, m in worst.head(10).iter_rows()]
+    more = f" and {worst.height - 10} more" if worst.height > 10 else ""
+    return [f"categories off their target ratios by more than {tol}: {', '.join(items)}{more}"]
+
+
+def _videos(df: pl.DataFrame) -> pl.DataFrame:
+    return (
+        df.group_by("_video")
+        .agg(
+            pl.col("source").first(),
+            pl.col("video_id").first(),
+            pl.col("original_video_id").first(),
+            pl.col("label").first(),
+            pl.col("group_id").first(),
+            pl.col("split").first(),
+            pl.len().cast(pl.UInt32).alias("n_faces"),
+        )
+        .drop("_video")
+        .sort("source", "video_id", nulls_last=True)
+    )
+
+
+def _actors(df: pl.DataFrame) -> pl.DataFrame:
+    key = pl.col("actor_key")
+    return (
+        df.group_by("_actor_key")
+        .agg(
+            pl.col("group_id").first(),
+            pl.col("split").first(),
+            pl.len().cast(pl.UInt32).alias("n_faces"),
+            pl.col("test_only").any(),
+        )
+        .rename({"_actor_key": "actor_key"})
+        .with_columns(pl.when(key.str.starts_with("a:")).then(key.str.slice(2)).alias("actor_id"))
+        .select("actor_key", "actor_id", "group_id", "split", "n_faces", "test_only")
+        .sort("actor_key")
+    )

@@ -1,0 +1,128 @@
+"""What the asset checks assert, as pure functions over the catalog tables.
+
+Each function returns the offending rows (empty = the rule holds), so a failed check can name
+exactly what broke it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from deepfake_assets.identity.dedup import near_pairs
+
+
+def actors_in_two_splits(splits: pl.DataFrame) -> pl.DataFrame:
+    """Actors whose faces are in more than one split: actor_id, splits, n_faces."""
+    return (
+        splits.filter(pl.col("actor_id").is_not_null())
+        .group_by("actor_id")
+        .agg(pl.col("split").unique().sort().alias("splits"), pl.len().alias("n_faces"))
+        .filter(pl.col("splits").list.len() > 1)
+        .sort("actor_id")
+    )
+
+
+def actors_in_two_folds(folds: pl.DataFrame) -> pl.DataFrame:
+    """Actors in two levels, or in two folds of one level: actor_id, places, n_faces."""
+    placed = folds.filter(pl.col("actor_id").is_not_null() & pl.col("level").is_not_null())
+    return (
+        placed.with_columns(
+            (pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)).alias("place")
+        )
+        .group_by("actor_id")
+        .agg(pl.col("place").unique().sort().alias("places"), pl.len().alias("n_faces"))
+        .filter(pl.col("places").list.len() > 1)
+        .sort("actor_id")
+    )
+
+
+def fakes_outside_original_split(splits: pl.DataFrame) -> pl.DataFrame:
+    """Fake videos whose split differs from their original's split."""
+    per_video = splits.group_by("source", "video_id").agg(
+        pl.col("split").unique().sort().alias("splits"),
+        pl.col("label").first(),
+        pl.col("original_video_id").first(),
+    )
+    originals = per_video.filter(pl.col("label") == "REAL").select(
+        "source",
+        pl.col("video_id").alias("original_video_id"),
+        pl.col("splits").alias("original_splits"),
+    )
+    fakes = per_video.filter(pl.col("label") == "FAKE").join(
+        originals, on=["source", "original_video_id"], how="inner"
+    )
+    return fakes.filter(pl.col("splits") != pl.col("original_splits")).select(
+        "source", "video_id", "splits", "original_video_id", "original_splits"
+    )
+
+
+def near_duplicates_across_splits(
+    hashes: pl.DataFrame, splits: pl.DataFrame, threshold: int
+) -> pl.DataFrame:
+    """Pairs of exported face crops within `threshold` bits whose splits differ.
+
+    A fake and its own original (one family) are exempt: they look alike by construction and
+    always share a split anyway.
+    """
+    faces = hashes.filter(pl.col("kind") == "face").join(
+        splits.select("face_id", "split"), on="face_id", how="inner"
+    )
+    if faces.height < 2:
+        return pl.DataFrame(
+            schema={
+                "face_id_a": pl.Utf8,
+                "face_id_b": pl.Utf8,
+                "split_a": pl.Utf8,
+                "split_b": pl.Utf8,
+                "distance": pl.Int64,
+            }
+        )
+    i, j, d = near_pairs(faces["hash"].to_numpy(), threshold)
+    ids = faces["face_id"].to_numpy()
+    split = faces["split"].to_numpy()
+    family = faces["family_id"].to_numpy()
+    keep = (split[i] != split[j]) & (family[i] != family[j])
+    return pl.DataFrame(
+        {
+            "face_id_a": ids[i[keep]],
+            "face_id_b": ids[j[keep]],
+            "split_a": split[i[keep]],
+            "split_b": split[j[keep]],
+            "distance": np.asarray(d[keep], dtype=np.int64),
+        }
+    )
+
+
+def real_fake_imbalance(splits: pl.DataFrame, sources: list[str], tolerance: float) -> pl.DataFrame:
+    """Sources (of those given) whose real and fake face counts differ by more than
+    `tolerance` of their total: source, real, fake, imbalance."""
+    counts = (
+        splits.filter(pl.col("source").is_in(sources))
+        .group_by("source")
+        .agg(
+            (pl.col("label") == "REAL").sum().alias("real"),
+            (pl.col("label") == "FAKE").sum().alias("fake"),
+        )
+        .with_columns(
+            ((pl.col("real") - pl.col("fake")).abs() / (pl.col("real") + pl.col("fake"))).alias(
+                "imbalance"
+            )
+        )
+    )
+    return counts.filter(pl.col("imbalance") > tolerance).sort("source")
+
+
+def ratio_misses(splits: pl.DataFrame, targets: dict[str, float], tolerance: float) -> pl.DataFrame:
+    """Splits whose share of faces misses its target by more than `tolerance`."""
+    total = splits.height
+    if total == 0:
+        return pl.DataFrame(schema={"split": pl.Utf8, "share": pl.Float64, "target": pl.Float64})
+    shares = splits.group_by("split").len()
+    rows = []
+    for name, target in targets.items():
+        n = shares.filter(pl.col("split") == name)["len"].sum()
+        share = n / total
+        if abs(share - target) > tolerance:
+            rows.append({"split": name, "share": round(share, 4), "target": round(target, 4)})
+    return pl.DataFrame(rows, schema={"split": pl.Utf8, "share": pl.Float64, "target": pl.Float64})
