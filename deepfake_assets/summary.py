@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from deepfake_assets import config
 from deepfake_assets.catalog import Catalog
 
 
@@ -23,9 +22,19 @@ def summary_lines(names: list[str], catalog: Catalog | None = None) -> list[str]
             f"{r['label']}={r['len']}" for r in ok.group_by("label").len().sort("label").to_dicts()
         )
         lines.append(f"  {name}: {videos.height} videos ({status}); usable: {labels}")
-        faces = catalog.read("faces", name)
-        if not faces.is_empty():
-            lines.append(f"    faces: {faces.height} crops under {config.data_dir() / 'faces'}")
+        face_videos = catalog.read("face_videos", name)
+        if not face_videos.is_empty():
+            kept = face_videos.filter(pl.col("status") == "ok").height
+            faces = catalog.read("faces", name).height
+            lines.append(
+                f"    faces: {faces} in {kept} of {face_videos.height} videos "
+                f"(crops under {catalog.data_dir / 'faces' / name})"
+            )
+    card = catalog.data_dir / "export" / "DATA_CARD.md"
+    if card.exists():
+        text = card.read_text()
+        lines += ["", f"Exported dataset: {card.parent} (info.csv, info.parquet, DATA_CARD.md)"]
+        lines += ["  " + line for line in text.split("## Files")[0].splitlines()[2:] if line]
     return lines
 
 

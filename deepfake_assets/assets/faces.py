@@ -192,8 +192,9 @@ FACE_VIDEOS_SCHEMA = {
 
 def face_tables(
     source: str, results: list[VideoFaces], labels: dict[str, str]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The `faces` rows (one per face per frame) and `face_videos` rows (one per video)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The `faces` rows (one per face per frame), `face_videos` rows (one per video) and
+    `frames` rows (one per frame used, with its pHash)."""
     frames = [r.faces_frame() for r in results if r.ok and r.faces]
     faces = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FACES_SCHEMA)
     faces = faces.with_columns(
@@ -226,7 +227,28 @@ def face_tables(
         }
         for r in results
     ]
-    return faces, pl.DataFrame(rows, schema=FACE_VIDEOS_SCHEMA)
+    frames = pl.DataFrame(
+        [
+            {
+                "source": source,
+                "video_id": r.video_id,
+                "label": labels.get(r.video_id),
+                "frame_index": index,
+                "phash": phash,
+            }
+            for r in results
+            if r.ok
+            for index, phash in zip(r.frame_indices, r.frame_hashes, strict=False)
+        ],
+        schema={
+            "source": pl.Utf8,
+            "video_id": pl.Utf8,
+            "label": pl.Utf8,
+            "frame_index": pl.Int64,
+            "phash": pl.Int64,
+        },
+    )
+    return faces, pl.DataFrame(rows, schema=FACE_VIDEOS_SCHEMA), frames
 
 
 def faces_picture(faces: pl.DataFrame, data_dir: Path, max_videos: int = 3, per_row: int = 8):
@@ -359,9 +381,10 @@ def face_detections_and_crops(
             )
     labels = dict(zip(videos["video_id"], videos["label"], strict=True))
     results = [done[j.video_id] for j in jobs if j.video_id in done]
-    faces, face_videos = face_tables(source_name, results, labels)
+    faces, face_videos, frames = face_tables(source_name, results, labels)
     catalog.write("faces", faces, source_name)
     catalog.write("face_videos", face_videos, source_name)
+    catalog.write("frames", frames, source_name)
     by_reason = face_videos.with_columns(
         pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
     )

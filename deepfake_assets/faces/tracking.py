@@ -1,0 +1,294 @@
+"""Link per-frame face detections into tracks and decide whether a video's frames suffice.
+
+Pure numpy; detections are anything with ``.box`` (x1, y1, x2, y2) and ``.score`` (the
+ensemble's ``Detection``), or plain ``(n, 4)`` box arrays.
+
+Seed 001's rules (``rule="seed001"``, the default):
+
+* Boxes are linked frame to frame (sampled frames, in order) by nearest neighbour of their
+  centres: a detection continues a track only if its centre lies within ``max_jump`` times
+  the track's last box size (the longer side) of the track's last centre, and the two box
+  sizes differ by at most ``max_size_ratio``. Pairs are taken greedily, closest first, so two
+  faces never share a track. A track may skip frames and pick up again.
+* A gap of exactly one sampled frame, with the track present on both sides, is filled by
+  linear interpolation in frame-index time and flagged ``interpolated``. Longer gaps stay.
+* The main track is the one detected in the most frames (ties: higher mean score, then larger
+  mean box). Other tracks are kept (up to ``max_tracks`` in all) only if detected in at least
+  half of the sampled frames: "if a second face was found in less than half of the frames,
+  only one face sequence was kept".
+* The video's frames are ``complete`` when the main track is present (detected or
+  interpolated) in every sampled frame; otherwise ``needs_resample`` is set, and the caller
+  tries again with shifted frames.
+
+Seed 000's rule (``rule="seed000"``): frames where the detector finds no face or more than
+``max_faces`` (2) faces are dropped; the faces in the other frames are all kept, with track
+ids from the same linking but without interpolation or the half-of-frames rule. It never asks
+for resampling; it is ``complete`` when at least one frame survives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Rule = Literal["seed001", "seed000"]
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """One face box in one sampled frame, after tracking."""
+
+    frame_index: int
+    track: int
+    box: tuple[float, float, float, float]
+    score: float  # NaN when interpolated
+    interpolated: bool
+    detection: Any = None  # the detector's object for this box (None when interpolated)
+
+
+@dataclass
+class Track:
+    """One face followed across sampled frames; ``faces`` sorted by frame."""
+
+    track: int
+    faces: list[TrackedFace]
+    detected: int  # frames with a real detection
+    mean_score: float
+
+    @property
+    def frame_indices(self) -> list[int]:
+        return [f.frame_index for f in self.faces]
+
+
+@dataclass
+class TrackingResult:
+    frame_indices: list[int]
+    tracks: list[Track]  # kept tracks, track 0 = main
+    complete: bool
+    needs_resample: bool
+    reason: str | None  # None when complete; "no_face", "incomplete_track: ...", ...
+    missing_frames: list[int] = field(default_factory=list)  # main track absent (seed001)
+    dropped_frames: dict[int, str] = field(default_factory=dict)  # seed000 drops
+    discarded_tracks: int = 0
+
+    @property
+    def faces(self) -> list[TrackedFace]:
+        """All kept faces, sorted by frame then track."""
+        out = [f for t in self.tracks for f in t.faces]
+        return sorted(out, key=lambda f: (f.frame_index, f.track))
+
+    def boxes_by_frame(self) -> dict[int, list[TrackedFace]]:
+        out: dict[int, list[TrackedFace]] = {i: [] for i in self.frame_indices}
+        for f in self.faces:
+            out[f.frame_index].append(f)
+        return out
+
+
+def _as_boxes(dets: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """(boxes (n,4), scores (n,), original objects) from detections or an array."""
+    if isinstance(dets, np.ndarray):
+        arr = np.asarray(dets, dtype=np.float64).reshape(-1, dets.shape[-1] if dets.size else 4)
+        boxes = arr[:, :4]
+        scores = arr[:, 4] if arr.shape[1] > 4 else np.ones(len(arr))
+        return boxes, scores, [None] * len(arr)
+    items = list(dets)
+    if not items:
+        return np.zeros((0, 4)), np.zeros(0), []
+    boxes = np.array([[float(v) for v in d.box] for d in items], dtype=np.float64)
+    scores = np.array([float(getattr(d, "score", 1.0)) for d in items], dtype=np.float64)
+    return boxes, scores, items
+
+
+def _centre(b: np.ndarray) -> np.ndarray:
+    return np.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2], axis=-1)
+
+
+def _size(b: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]), 1e-6)
+
+
+def link(
+    boxes_per_frame: Sequence[np.ndarray],
+    max_jump: float = 1.0,
+    max_size_ratio: float = 2.0,
+) -> list[dict[int, int]]:
+    """Greedy nearest-neighbour linking. Returns tracks as ``{frame position: box row}``."""
+    tracks: list[dict[int, int]] = []
+    last: list[np.ndarray] = []
+    for pos, boxes in enumerate(boxes_per_frame):
+        n = len(boxes)
+        if n == 0:
+            continue
+        taken = np.zeros(n, dtype=bool)
+        if tracks:
+            prev = np.array(last)
+            d = np.linalg.norm(_centre(prev)[:, None, :] - _centre(boxes)[None, :, :], axis=-1)
+            ps, bs = _size(prev)[:, None], _size(boxes)[None, :]
+            ok = (d <= max_jump * ps) & (np.maximum(ps, bs) / np.minimum(ps, bs) <= max_size_ratio)
+            used_t = np.zeros(len(tracks), dtype=bool)
+            for flat in np.argsort(np.where(ok, d, np.inf), axis=None, kind="stable"):
+                ti, bi = divmod(int(flat), n)
+                if not ok[ti, bi]:
+                    break
+                if used_t[ti] or taken[bi]:
+                    continue
+                used_t[ti] = taken[bi] = True
+                tracks[ti][pos] = bi
+                last[ti] = boxes[bi]
+        for bi in np.flatnonzero(~taken):
+            tracks.append({pos: int(bi)})
+            last.append(boxes[bi])
+    return tracks
+
+
+def track_faces(
+    frame_indices: Sequence[int],
+    detections: Sequence[Any],
+    *,
+    rule: Rule = "seed001",
+    max_jump: float = 1.0,
+    max_size_ratio: float = 2.0,
+    min_track_fraction: float = 0.5,
+    max_tracks: int = 3,
+    max_faces: int = 2,
+    interpolate: bool = True,
+) -> TrackingResult:
+    """Track faces over sampled frames; ``detections[i]`` belongs to ``frame_indices[i]``.
+
+    Each ``detections[i]`` is a list of objects with ``.box``/``.score`` or an ``(n, 4|5)``
+    array (a fifth column is the score).
+    """
+    if len(frame_indices) != len(detections):
+        raise ValueError("frame_indices and detections differ in length")
+    order = np.argsort(np.asarray(frame_indices, dtype=np.int64), kind="stable")
+    fidx = [int(frame_indices[i]) for i in order]
+    parsed = [_as_boxes(detections[i]) for i in order]
+    n_frames = len(fidx)
+
+    if n_frames == 0:
+        return TrackingResult([], [], False, False, "no_frames")
+
+    if rule == "seed000":
+        return _seed000(fidx, parsed, max_jump, max_size_ratio, max_faces)
+    if rule != "seed001":
+        raise ValueError(f"unknown tracking rule {rule!r}")
+
+    links = link([p[0] for p in parsed], max_jump, max_size_ratio)
+    if not links:
+        return TrackingResult(
+            fidx, [], False, True, "no_face", missing_frames=list(fidx), discarded_tracks=0
+        )
+
+    def rank_key(tr: dict[int, int]) -> tuple[float, float, float]:
+        scores = [parsed[pos][1][bi] for pos, bi in tr.items()]
+        areas = [
+            float(np.prod(parsed[pos][0][bi, 2:] - parsed[pos][0][bi, :2]))
+            for pos, bi in tr.items()
+        ]
+        return (-len(tr), -float(np.mean(scores)), -float(np.mean(areas)))
+
+    ranked = sorted(links, key=rank_key)
+    kept = [ranked[0]] + [t for t in ranked[1:] if len(t) >= min_track_fraction * n_frames]
+    kept = kept[: max(max_tracks, 1)]
+    tracks = [_build_track(tid, tr, fidx, parsed, interpolate) for tid, tr in enumerate(kept)]
+    main_frames = set(tracks[0].frame_indices)
+    missing = [f for f in fidx if f not in main_frames]
+    complete = not missing
+    reason = None
+    if not complete:
+        reason = f"incomplete_track: main face missing in {len(missing)} of {n_frames} frames"
+    return TrackingResult(
+        frame_indices=fidx,
+        tracks=tracks,
+        complete=complete,
+        needs_resample=not complete,
+        reason=reason,
+        missing_frames=missing,
+        discarded_tracks=len(links) - len(kept),
+    )
+
+
+def _build_track(
+    tid: int,
+    tr: dict[int, int],
+    fidx: list[int],
+    parsed: list[tuple[np.ndarray, np.ndarray, list[Any]]],
+    interpolate: bool,
+) -> Track:
+    faces: list[TrackedFace] = []
+    for pos, bi in sorted(tr.items()):
+        boxes, scores, objs = parsed[pos]
+        faces.append(
+            TrackedFace(
+                frame_index=fidx[pos],
+                track=tid,
+                box=tuple(float(v) for v in boxes[bi]),  # type: ignore[arg-type]
+                score=float(scores[bi]),
+                interpolated=False,
+                detection=objs[bi],
+            )
+        )
+    detected = len(faces)
+    mean_score = float(np.mean([f.score for f in faces])) if faces else float("nan")
+    if interpolate:
+        for pos in range(1, len(fidx) - 1):
+            if pos in tr or (pos - 1) not in tr or (pos + 1) not in tr:
+                continue
+            a = parsed[pos - 1][0][tr[pos - 1]]
+            b = parsed[pos + 1][0][tr[pos + 1]]
+            span = fidx[pos + 1] - fidx[pos - 1]
+            t = (fidx[pos] - fidx[pos - 1]) / span if span else 0.5
+            box = (1 - t) * a + t * b
+            faces.append(
+                TrackedFace(
+                    frame_index=fidx[pos],
+                    track=tid,
+                    box=tuple(float(v) for v in box),  # type: ignore[arg-type]
+                    score=float("nan"),
+                    interpolated=True,
+                )
+            )
+        faces.sort(key=lambda f: f.frame_index)
+    return Track(track=tid, faces=faces, detected=detected, mean_score=mean_score)
+
+
+def _seed000(
+    fidx: list[int],
+    parsed: list[tuple[np.ndarray, np.ndarray, list[Any]]],
+    max_jump: float,
+    max_size_ratio: float,
+    max_faces: int,
+) -> TrackingResult:
+    dropped: dict[int, str] = {}
+    boxes_kept: list[np.ndarray] = []
+    for f, (boxes, _, _) in zip(fidx, parsed, strict=True):
+        if len(boxes) == 0:
+            dropped[f] = "no_face"
+            boxes_kept.append(np.zeros((0, 4)))
+        elif len(boxes) > max_faces:
+            dropped[f] = f"too_many_faces: {len(boxes)}"
+            boxes_kept.append(np.zeros((0, 4)))
+        else:
+            boxes_kept.append(boxes)
+    links = link(boxes_kept, max_jump, max_size_ratio)
+    links.sort(key=lambda tr: (-len(tr), min(tr)))
+    tracks = [_build_track(tid, tr, fidx, parsed, False) for tid, tr in enumerate(links)]
+    complete = len(dropped) < len(fidx)
+    if complete:
+        reason = None
+    elif all(r == "no_face" for r in dropped.values()):
+        reason = "no_face"
+    else:
+        reason = "no_frame_with_one_or_two_faces"
+    return TrackingResult(
+        frame_indices=fidx,
+        tracks=tracks,
+        complete=complete,
+        needs_resample=False,
+        reason=reason,
+        missing_frames=sorted(dropped),
+        dropped_frames=dropped,
+    )

@@ -1,0 +1,693 @@
+"""The per-video face pipeline: planned frames -> detections -> tracks -> crops -> rows.
+
+One call handles one video and never raises: every failure (unreadable file, no face, a
+track that stays incomplete, a fake shorter than its original) becomes ``status`` +
+``reason`` on the returned ``VideoFaces``, so one bad file cannot stop a source.
+
+Real videos (seed 001): decode the planned frames (one ``read_frames`` call, i.e. one decode
+pass, per try), detect with the ensemble, track. If the main face is not in every sampled
+frame after filling gaps of one, the plan is shifted by ``resample_offset`` (20) frames per
+try (``sampling.shift_indices``: the original plan + 20 k, wrapping past the end) and tried
+again, at most ``max_resamples`` (5) times; then the video is discarded. A shift that lands on
+exactly the frames of an earlier try (short videos wrap around) is skipped, not decoded again:
+the verdict would be the same. Only the final try's crops are written.
+
+Fake replicates are never detected on: the fake's frames at the original's final indices are
+decoded once and cropped at the original's boxes ("the same face bounding box coordinates and
+video frames were sampled from the fake replicates"). A fake whose original is missing from
+the dataset (``process_orphan_fake``) goes through the real pipeline and is flagged.
+
+Crops go to ``out_dir/<video_id>/<frame:06d>_<track>_{160,299,raw}.png``, written atomically;
+rows name them relative to ``cfg.relative_to`` (default ``out_dir``).
+
+``run_videos_parallel`` runs many videos in a spawn-context process pool, one ``FaceEnsemble``
+per worker, and yields results as they finish, so callers can persist each video at once and a
+rerun can skip what is done.
+
+Statuses: ``ok`` (``reason`` may carry notes such as ``orphan_fake`` or
+``fake_shorter_than_original: ...``), ``discarded`` (the data is unusable: ``no_face``,
+``incomplete_track_after_5_resamples``, ``decode_error: ...``, ``too_few_frames...``,
+``geometry_mismatch: ...``, ``original_not_ok: ...``), and ``failed`` (the machinery broke:
+a worker process died, the detector raised, a crop could not be written, the original failed;
+worth retrying, unlike ``discarded``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import polars as pl
+
+from deepfake_assets.faces.crops import CropError, CropSpec, make_crops, scale_box
+from deepfake_assets.faces.sampling import shift_indices
+from deepfake_assets.faces.tracking import Rule, TrackedFace, TrackingResult, track_faces
+from deepfake_assets.media.frames import VideoDecodeError, read_frames
+from deepfake_assets.media.images import write_png_atomic
+
+if TYPE_CHECKING:
+    from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
+
+Role = Literal["real", "fake", "orphan_fake"]
+Status = Literal["ok", "discarded", "failed"]
+
+FACES_SCHEMA = pl.Schema(
+    {
+        "video_id": pl.Utf8,
+        "frame_index": pl.Int64,
+        "track": pl.Int32,
+        "x1": pl.Float64,
+        "y1": pl.Float64,
+        "x2": pl.Float64,
+        "y2": pl.Float64,
+        "score": pl.Float64,  # null when interpolated
+        "agreement": pl.Int32,  # detectors that agreed on the box; 0 when interpolated
+        "detectors": pl.List(pl.Utf8),
+        "interpolated": pl.Boolean,
+        "box_source": pl.Utf8,  # video whose detections gave the box (the original for fakes)
+        "crop_160": pl.Utf8,
+        "crop_299": pl.Utf8,
+        "crop_raw": pl.Utf8,
+    }
+)
+
+CROP_KINDS = ("160", "299", "raw")
+_CROP_NAME = re.compile(r"^\d{6}_\d+_(160|299|raw)\.png$")
+
+
+@dataclass(frozen=True)
+class VideoFacesConfig:
+    """How one video is processed (seed 001 defaults)."""
+
+    resample_offset: int = 20
+    max_resamples: int = 5
+    rule: Rule = "seed001"
+    max_jump: float = 1.0
+    max_size_ratio: float = 2.0
+    min_track_fraction: float = 0.5
+    max_tracks: int = 3
+    max_faces: int = 2  # seed000 rule only
+    min_frames: int = 1  # fewer decoded frames than this: discarded too_few_frames
+    crops: CropSpec = field(default_factory=CropSpec)
+    write_crops: bool = True
+    relative_to: Path | None = None  # crop paths in rows are relative to this (default out_dir)
+    png_compression: int = 3
+    aspect_tolerance: float = 0.02  # a fake at another size but this aspect gets scaled boxes
+
+
+@dataclass
+class VideoFaces:
+    """What one video produced: status, the frames finally used, and its ``faces`` rows."""
+
+    video_id: str
+    role: Role
+    status: Status
+    reason: str | None
+    frame_indices: list[int] = field(default_factory=list)  # final frames (decoded, used)
+    tries: int = 0  # read_frames calls made
+    faces: list[dict[str, Any]] = field(default_factory=list)  # FACES_SCHEMA rows
+    frame_size: tuple[int, int] | None = None  # (width, height) of the decoded frames
+    frame_count: int | None = None  # as the decoder reported it
+    original_video_id: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # one entry per try
+    # pHash (stored int64) of each final frame, computed while the frame is decoded so the
+    # dedup stage never decodes a video again
+    frame_hashes: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def faces_frame(self) -> pl.DataFrame:
+        """The ``faces`` rows as a table with ``FACES_SCHEMA`` (zero rows when none)."""
+        return pl.DataFrame(self.faces, schema=FACES_SCHEMA, orient="row")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable; ``from_dict`` restores it (resumed runs rebuild originals)."""
+        d = asdict(self)
+        d["frame_size"] = list(self.frame_size) if self.frame_size else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VideoFaces:
+        d = dict(d)
+        if d.get("frame_size") is not None:
+            d["frame_size"] = tuple(d["frame_size"])
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def safe_video_dir(video_id: str) -> str:
+    """A folder name for a video id (ids may contain '/' or odd characters)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._") or "video"
+    return name[:200]
+
+
+def crop_path(out_dir: Path, video_id: str, frame_index: int, track: int, kind: str) -> Path:
+    return Path(out_dir) / safe_video_dir(video_id) / f"{frame_index:06d}_{track}_{kind}.png"
+
+
+def _join(*parts: str | None) -> str | None:
+    text = "; ".join(p for p in parts if p)
+    return text or None
+
+
+def _frame_hashes(frames: dict[int, np.ndarray], indices: list[int]) -> list[int]:
+    from deepfake_assets.identity.hashing import phash_batch, to_int64
+
+    if not indices:
+        return []
+    return [int(h) for h in to_int64(phash_batch([frames[i] for i in indices]))]
+
+
+def _err(e: BaseException) -> str:
+    msg = str(e).strip().replace("\n", " ")
+    return f"{type(e).__name__}: {msg}"[:500] if msg else type(e).__name__
+
+
+def _write_crops(
+    frame: np.ndarray,
+    box: Sequence[float],
+    video_id: str,
+    frame_index: int,
+    track: int,
+    out_dir: Path,
+    cfg: VideoFacesConfig,
+) -> dict[str, str | None]:
+    root = Path(cfg.relative_to) if cfg.relative_to is not None else Path(out_dir)
+    if not cfg.write_crops:
+        return {f"crop_{k}": None for k in CROP_KINDS}
+    crops = make_crops(frame, box, cfg.crops)
+    out: dict[str, str | None] = {}
+    for kind, img in zip(CROP_KINDS, (crops.small, crops.large, crops.raw), strict=True):
+        path = crop_path(out_dir, video_id, frame_index, track, kind)
+        write_png_atomic(path, img, cfg.png_compression)
+        out[f"crop_{kind}"] = Path(os.path.relpath(path, root)).as_posix()
+    return out
+
+
+def _remove_stale_crops(out_dir: Path, video_id: str, keep: set[str]) -> None:
+    """Delete this video's crops from an earlier run that the new result does not name."""
+    folder = Path(out_dir) / safe_video_dir(video_id)
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if _CROP_NAME.match(p.name) and p.name not in keep:
+            p.unlink(missing_ok=True)
+
+
+def _rows_from_tracking(
+    tr: TrackingResult,
+    frames: dict[int, np.ndarray],
+    video_id: str,
+    out_dir: Path,
+    cfg: VideoFacesConfig,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for f in tr.faces:
+        try:
+            paths = _write_crops(
+                frames[f.frame_index], f.box, video_id, f.frame_index, f.track, out_dir, cfg
+            )
+        except CropError as e:
+            problems.append(f"crop_error at frame {f.frame_index}: {e}")
+            continue
+        rows.append(_face_row(video_id, f, video_id, paths))
+    return rows, problems
+
+
+def _face_row(
+    video_id: str,
+    f: TrackedFace,
+    box_source: str,
+    paths: dict[str, str | None],
+) -> dict[str, Any]:
+    det = f.detection
+    x1, y1, x2, y2 = (float(v) for v in f.box)
+    score = None if f.interpolated or not np.isfinite(f.score) else float(f.score)
+    return {
+        "video_id": video_id,
+        "frame_index": int(f.frame_index),
+        "track": int(f.track),
+        "x1": x1,
+        "y1": y1,
+        "x2": x2,
+        "y2": y2,
+        "score": score,
+        "agreement": int(getattr(det, "agreement", 0 if f.interpolated else 1)),
+        "detectors": [str(d) for d in getattr(det, "detectors", ())],
+        "interpolated": bool(f.interpolated),
+        "box_source": box_source,
+        **paths,
+    }
+
+
+# --------------------------------------------------------------------------- real videos
+
+
+def _detect_video(
+    path: Path,
+    video_id: str,
+    plan_indices: Iterable[int],
+    ensemble: FaceEnsemble,
+    out_dir: Path,
+    cfg: VideoFacesConfig,
+    role: Role,
+) -> VideoFaces:
+    res = VideoFaces(video_id=video_id, role=role, status="discarded", reason=None)
+    base = sorted({int(i) for i in plan_indices if int(i) >= 0})
+    if not base:
+        res.reason = "too_few_frames: empty plan"
+        return res
+    max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "seed001" else 0)
+    any_face = False
+    tried: set[tuple[int, ...]] = set()
+    for k in range(max_tries):
+        offset = k * cfg.resample_offset
+        indices = base if k == 0 else shift_indices(base, offset, res.frame_count)
+        if tuple(indices) in tried:
+            # a short video wraps back onto frames already tried: same frames, same verdict
+            res.attempts.append({"offset": offset, "skipped": "same frames as an earlier try"})
+            continue
+        tried.add(tuple(indices))
+        res.tries += 1
+        try:
+            decoded = read_frames(Path(path), indices)
+        except VideoDecodeError as e:
+            res.reason = f"decode_error: {e}"
+            return res
+        except Exception as e:  # noqa: BLE001 - any reader failure is this video's problem
+            res.reason = f"decode_error: {_err(e)}"
+            return res
+        if decoded.frame_count is not None:
+            res.frame_count = int(decoded.frame_count)
+        attempt: dict[str, Any] = {
+            "offset": offset,
+            "requested": len(indices),
+            "decoded": len(decoded.frames),
+            "missing": list(decoded.missing),
+        }
+        res.attempts.append(attempt)
+        if len(decoded.frames) < max(cfg.min_frames, 1):
+            res.reason = (
+                f"too_few_frames: decoded {len(decoded.frames)} of {len(indices)} planned"
+                + (f" (video has {res.frame_count})" if res.frame_count is not None else "")
+            )
+            return res
+        res.frame_size = (int(decoded.frames[0].shape[1]), int(decoded.frames[0].shape[0]))
+        try:
+            dets = ensemble.detect(decoded.frames)
+        except Exception as e:  # noqa: BLE001 - the detector broke, not the video: retryable
+            res.status, res.reason = "failed", f"detect_error: {_err(e)}"
+            return res
+        tr = track_faces(
+            decoded.indices,
+            dets,
+            rule=cfg.rule,
+            max_jump=cfg.max_jump,
+            max_size_ratio=cfg.max_size_ratio,
+            min_track_fraction=cfg.min_track_fraction,
+            max_tracks=cfg.max_tracks,
+            max_faces=cfg.max_faces,
+        )
+        any_face = any_face or bool(tr.tracks)
+        attempt.update(
+            frames_with_face=sum(1 for d in dets if len(d)),
+            tracks=len(tr.tracks),
+            verdict=tr.reason or "complete",
+        )
+        if tr.complete:
+            frames = dict(zip(decoded.indices, decoded.frames, strict=True))
+            try:
+                rows, problems = _rows_from_tracking(tr, frames, video_id, out_dir, cfg)
+            except Exception as e:  # noqa: BLE001 - disk full, permissions, ...
+                res.status, res.reason = "failed", f"write_error: {_err(e)}"
+                return res
+            used = sorted({r["frame_index"] for r in rows})
+            if not rows:
+                res.reason = _join("no_face", *problems)
+                return res
+            res.status = "ok"
+            res.faces = rows
+            res.frame_indices = used
+            res.frame_hashes = _frame_hashes(frames, used)
+            res.reason = _join(
+                f"resampled with offset {offset}" if k else None,
+                f"missing frames {list(decoded.missing)}" if decoded.missing else None,
+                f"dropped frames {sorted(tr.dropped_frames)}" if tr.dropped_frames else None,
+                *problems,
+            )
+            if cfg.write_crops:
+                keep = {
+                    Path(r[f"crop_{kind}"]).name
+                    for r in rows
+                    for kind in CROP_KINDS
+                    if r[f"crop_{kind}"]
+                }
+                _remove_stale_crops(out_dir, video_id, keep)
+            return res
+        if not tr.needs_resample:
+            res.reason = tr.reason
+            return res
+    res.reason = (
+        "no_face" if not any_face else f"incomplete_track_after_{cfg.max_resamples}_resamples"
+    )
+    return res
+
+
+def process_real_video(
+    path: str | os.PathLike[str],
+    video_id: str,
+    plan_indices: Iterable[int],
+    ensemble: FaceEnsemble,
+    out_dir: str | os.PathLike[str],
+    cfg: VideoFacesConfig | None = None,
+) -> VideoFaces:
+    """Detect, track, resample if needed, crop one real video. Never raises."""
+    cfg = cfg or VideoFacesConfig()
+    try:
+        return _detect_video(
+            Path(path), video_id, plan_indices, ensemble, Path(out_dir), cfg, "real"
+        )
+    except Exception as e:  # noqa: BLE001 - the last guard: a bug must not stop the source
+        return VideoFaces(video_id, "real", "failed", f"error: {_err(e)}")
+
+
+def process_orphan_fake(
+    path: str | os.PathLike[str],
+    video_id: str,
+    plan_indices: Iterable[int],
+    ensemble: FaceEnsemble,
+    out_dir: str | os.PathLike[str],
+    cfg: VideoFacesConfig | None = None,
+    original_video_id: str | None = None,
+) -> VideoFaces:
+    """A fake whose original is not in the dataset: detected on directly, flagged."""
+    cfg = cfg or VideoFacesConfig()
+    try:
+        res = _detect_video(
+            Path(path), video_id, plan_indices, ensemble, Path(out_dir), cfg, "orphan_fake"
+        )
+    except Exception as e:  # noqa: BLE001
+        res = VideoFaces(video_id, "orphan_fake", "failed", f"error: {_err(e)}")
+    res.original_video_id = original_video_id
+    res.reason = _join("orphan_fake", res.reason)
+    return res
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+def process_fake_video(
+    path: str | os.PathLike[str],
+    video_id: str,
+    original: VideoFaces,
+    out_dir: str | os.PathLike[str],
+    cfg: VideoFacesConfig | None = None,
+) -> VideoFaces:
+    """Crop a fake at its original's final frames and boxes; no detection. Never raises."""
+    cfg = cfg or VideoFacesConfig()
+    try:
+        return _fake_video(Path(path), video_id, original, Path(out_dir), cfg)
+    except Exception as e:  # noqa: BLE001
+        return VideoFaces(
+            video_id, "fake", "failed", f"error: {_err(e)}", original_video_id=original.video_id
+        )
+
+
+def _fake_video(
+    path: Path, video_id: str, original: VideoFaces, out_dir: Path, cfg: VideoFacesConfig
+) -> VideoFaces:
+    res = VideoFaces(
+        video_id=video_id,
+        role="fake",
+        status="discarded",
+        reason=None,
+        original_video_id=original.video_id,
+    )
+    if original.status != "ok":
+        # a failed original (retryable) makes its fakes failed too, so a rerun retries them
+        res.status = "failed" if original.status == "failed" else "discarded"
+        res.reason = f"original_not_ok: {original.status} ({original.reason})"
+        return res
+    wanted = sorted({int(r["frame_index"]) for r in original.faces})
+    if not wanted:
+        res.reason = "original_has_no_faces"
+        return res
+    res.tries = 1
+    try:
+        decoded = read_frames(path, wanted)
+    except VideoDecodeError as e:
+        res.reason = f"decode_error: {e}"
+        return res
+    except Exception as e:  # noqa: BLE001
+        res.reason = f"decode_error: {_err(e)}"
+        return res
+    res.frame_count = None if decoded.frame_count is None else int(decoded.frame_count)
+    res.attempts.append(
+        {
+            "offset": 0,
+            "requested": len(wanted),
+            "decoded": len(decoded.frames),
+            "missing": list(decoded.missing),
+        }
+    )
+    if len(decoded.frames) < max(cfg.min_frames, 1):
+        res.reason = (
+            f"too_few_frames: decoded {len(decoded.frames)} of the original's {len(wanted)}"
+            + (f" (fake has {res.frame_count})" if res.frame_count is not None else "")
+        )
+        return res
+    h, w = decoded.frames[0].shape[:2]
+    res.frame_size = (int(w), int(h))
+    notes: list[str] = []
+    sx = sy = 1.0
+    if original.frame_size is not None and tuple(original.frame_size) != (w, h):
+        ow, oh = original.frame_size
+        if abs((w / h) / (ow / oh) - 1.0) > cfg.aspect_tolerance:
+            res.reason = f"geometry_mismatch: fake {w}x{h}, original {ow}x{oh}"
+            return res
+        sx, sy = w / ow, h / oh
+        notes.append(f"geometry_differs: boxes scaled from {ow}x{oh} to {w}x{h}")
+    if decoded.missing:
+        notes.append(
+            f"fake_shorter_than_original: {len(decoded.missing)} of {len(wanted)} frames missing"
+        )
+    frames = dict(zip(decoded.indices, decoded.frames, strict=True))
+    rows: list[dict[str, Any]] = []
+    for r in original.faces:
+        fi = int(r["frame_index"])
+        if fi not in frames:
+            continue
+        box = scale_box((r["x1"], r["y1"], r["x2"], r["y2"]), sx, sy)
+        try:
+            paths = _write_crops(frames[fi], box, video_id, fi, int(r["track"]), out_dir, cfg)
+        except CropError as e:
+            notes.append(f"crop_error at frame {fi}: {e}")
+            continue
+        except Exception as e:  # noqa: BLE001
+            res.status, res.reason = "failed", f"write_error: {_err(e)}"
+            return res
+        row = dict(r)
+        row.update(video_id=video_id, x1=box[0], y1=box[1], x2=box[2], y2=box[3], **paths)
+        row["box_source"] = r.get("box_source") or original.video_id
+        rows.append(row)
+    if not rows:
+        res.reason = _join("too_few_frames: no original face could be cropped", *notes)
+        return res
+    res.status = "ok"
+    res.faces = rows
+    res.frame_indices = sorted({r["frame_index"] for r in rows})
+    res.frame_hashes = _frame_hashes(frames, res.frame_indices)
+    res.reason = _join(*notes)
+    if cfg.write_crops:
+        keep = {Path(r[f"crop_{k}"]).name for r in rows for k in CROP_KINDS if r[f"crop_{k}"]}
+        _remove_stale_crops(out_dir, video_id, keep)
+    return res
+
+
+# --------------------------------------------------------------------------- many videos
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video to process. ``plan_indices`` for real and orphan fakes; fakes name an original."""
+
+    video_id: str
+    path: str
+    role: Role = "real"
+    plan_indices: tuple[int, ...] = ()
+    original_video_id: str | None = None
+
+
+_WORKER_ENSEMBLE: Any = None
+
+
+def _set_threads(threads: int) -> None:
+    import cv2
+    import torch
+
+    torch.set_num_threads(max(int(threads), 1))
+    cv2.setNumThreads(max(int(threads), 1))
+
+
+def _init_worker(ensemble_config: EnsembleConfig | None, threads: int) -> None:
+    """Pool initializer: thread counts, then one ensemble per worker process."""
+    global _WORKER_ENSEMBLE
+    _set_threads(threads)
+    from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
+
+    _WORKER_ENSEMBLE = FaceEnsemble(ensemble_config or EnsembleConfig())
+
+
+def run_job(
+    job: VideoJob,
+    ensemble: FaceEnsemble | None,
+    out_dir: str | os.PathLike[str],
+    cfg: VideoFacesConfig,
+    original: VideoFaces | None = None,
+) -> VideoFaces:
+    """Dispatch one job to the right ``process_*`` function."""
+    if job.role == "fake":
+        if original is None:
+            return VideoFaces(
+                job.video_id,
+                "fake",
+                "failed",
+                "original_not_processed",
+                original_video_id=job.original_video_id,
+            )
+        return process_fake_video(job.path, job.video_id, original, out_dir, cfg)
+    if ensemble is None:
+        return VideoFaces(job.video_id, job.role, "failed", "no_ensemble")
+    if job.role == "orphan_fake":
+        return process_orphan_fake(
+            job.path,
+            job.video_id,
+            job.plan_indices,
+            ensemble,
+            out_dir,
+            cfg,
+            original_video_id=job.original_video_id,
+        )
+    return process_real_video(job.path, job.video_id, job.plan_indices, ensemble, out_dir, cfg)
+
+
+def _run_in_worker(
+    job: VideoJob, out_dir: str, cfg: VideoFacesConfig, original: VideoFaces | None
+) -> VideoFaces:
+    return run_job(job, _WORKER_ENSEMBLE, out_dir, cfg, original)
+
+
+def run_videos_parallel(
+    jobs: Iterable[VideoJob],
+    workers: int,
+    out_dir: str | os.PathLike[str],
+    cfg: VideoFacesConfig | None = None,
+    *,
+    ensemble_config: EnsembleConfig | None = None,
+    threads_per_worker: int = 1,
+    originals: dict[str, VideoFaces] | None = None,
+    ensemble: FaceEnsemble | None = None,
+) -> Iterator[VideoFaces]:
+    """Process jobs, yielding each ``VideoFaces`` as soon as it is done.
+
+    Real videos and orphan fakes start first; a fake is submitted as soon as its original's
+    result exists (from this run, or from ``originals``, e.g. loaded from the catalog when a
+    run resumes). A fake whose original is neither is yielded ``failed``
+    (``original_not_processed``). ``workers <= 0`` runs everything in this process (with
+    ``ensemble`` if given, else one built from ``ensemble_config``). With workers, a
+    spawn-context pool is used; each worker sets ``torch.set_num_threads(threads_per_worker)``
+    and builds its own ``FaceEnsemble`` once. A worker that dies yields ``failed`` results.
+    """
+    cfg = cfg or VideoFacesConfig()
+    out = str(out_dir)
+    job_list = list(jobs)
+    done: dict[str, VideoFaces] = dict(originals or {})
+    detect_jobs = [j for j in job_list if j.role != "fake"]
+    detect_ids = {j.video_id for j in detect_jobs if j.role == "real"}
+    waiting: dict[str, list[VideoJob]] = {}
+    ready_fakes: list[VideoJob] = []
+    orphaned: list[VideoJob] = []
+    for j in job_list:
+        if j.role != "fake":
+            continue
+        if j.original_video_id in detect_ids:
+            waiting.setdefault(j.original_video_id, []).append(j)
+        elif j.original_video_id in done:
+            ready_fakes.append(j)
+        else:
+            orphaned.append(j)
+    for j in orphaned:
+        yield run_job(j, None, out, cfg, None)
+
+    if workers <= 0:
+        if ensemble is None and detect_jobs:
+            _set_threads(threads_per_worker)
+            from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
+
+            ensemble = FaceEnsemble(ensemble_config or EnsembleConfig())
+        for j in ready_fakes:
+            yield run_job(j, None, out, cfg, done[j.original_video_id])  # type: ignore[index]
+        for j in detect_jobs:
+            r = run_job(j, ensemble, out, cfg)
+            yield r
+            for f in waiting.pop(j.video_id, []):
+                yield run_job(f, None, out, cfg, r)
+        return
+
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(ensemble_config, threads_per_worker),
+    )
+    pending: dict[cf.Future[VideoFaces], VideoJob] = {}
+    try:
+        for j in detect_jobs:
+            pending[pool.submit(_run_in_worker, j, out, cfg, None)] = j
+        for j in ready_fakes:
+            orig = done[j.original_video_id]  # type: ignore[index]
+            pending[pool.submit(_run_in_worker, j, out, cfg, orig)] = j
+        while pending:
+            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                job = pending.pop(fut)
+                try:
+                    r = fut.result()
+                except Exception as e:  # noqa: BLE001 - a dead worker, an unpicklable result
+                    r = VideoFaces(
+                        job.video_id,
+                        job.role,
+                        "failed",
+                        f"worker_error: {_err(e)}",
+                        original_video_id=job.original_video_id,
+                    )
+                yield r
+                if job.role == "real":
+                    for f in waiting.pop(job.video_id, []):
+                        if not r.ok:  # nothing to decode: settle it here, no round trip
+                            yield run_job(f, None, out, cfg, r)
+                            continue
+                        try:
+                            pending[pool.submit(_run_in_worker, f, out, cfg, r)] = f
+                        except (cf.BrokenExecutor, RuntimeError) as e:
+                            yield VideoFaces(
+                                f.video_id,
+                                "fake",
+                                "failed",
+                                f"worker_error: {_err(e)}",
+                                original_video_id=f.original_video_id,
+                            )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
