@@ -252,3 +252,231 @@ def face_embeddings(
             "embeddings_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
         }
     )
+
+
+class ActorConfig(dg.Config):
+    """Actor clustering. Empty `method` = dbscan_cosine on track means (scales to 200k);
+    `tsne_dbscan` is seed 001's method. `eps` 0 = the measured default of the embedder."""
+
+    method: str = "dbscan_cosine"
+    eps: float = 0.0
+    min_samples: int = 0
+    merge_on_hints: bool = True
+
+
+def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
+    """One row per face track of a detected-on video: the mean of its face embeddings."""
+    from deepfake_assets.identity.clustering import mean_embeddings
+
+    keys = (
+        embeddings["source"]
+        + "\x1f"
+        + embeddings["video_id"]
+        + "\x1f"
+        + embeddings["track"].cast(pl.Utf8)
+    ).to_numpy()
+    vectors = np.asarray(embeddings["embedding"].to_list(), dtype=np.float32)
+    unique, means = mean_embeddings(vectors, keys)
+    counts = dict(zip(*np.unique(keys, return_counts=True), strict=True))
+    parts = [k.split("\x1f") for k in unique]
+    tracks = pl.DataFrame(
+        {
+            "source": [p[0] for p in parts],
+            "video_id": [p[1] for p in parts],
+            "track": [int(p[2]) for p in parts],
+            "n_faces": [int(counts[k]) for k in unique],
+            "embedder": embeddings["model"][0],
+        }
+    ).with_columns(pl.Series("embedding", means.astype(np.float32)))
+    hints = videos.select(
+        "source",
+        "video_id",
+        pl.when(pl.col("actor_hint").is_not_null())
+        .then(pl.col("source") + ":" + pl.col("actor_hint"))
+        .alias("actor_hint"),
+    )
+    return tracks.join(hints, on=["source", "video_id"], how="left")
+
+
+def tsne_figure(tracks: pl.DataFrame, actors: np.ndarray, max_points: int = 3000):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(tracks["embedding"].to_list(), dtype=np.float32)
+    if len(x) > max_points:
+        pick = np.random.default_rng(0).choice(len(x), max_points, replace=False)
+        x, actors = x[pick], actors[pick]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    if len(x) >= 5:
+        xy = TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), random_state=0).fit_transform(x)
+        codes = np.unique(actors, return_inverse=True)[1]
+        ax.scatter(xy[:, 0], xy[:, 1], c=codes, cmap="tab20", s=18)
+        for code in np.unique(codes)[:40]:
+            centre = xy[codes == code].mean(axis=0)
+            ax.annotate(str(actors[codes == code][0]).replace("actor_", ""), centre, fontsize=7)
+    ax.set_title("t-SNE of face-track embeddings, coloured by actor")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+def actor_faces_picture(video_actors: pl.DataFrame, faces: pl.DataFrame, data_dir, n: int = 8):
+    """Seed 001's "same actor in multiple videos": a row per actor, one face per video."""
+    from deepfake_assets.faces.figures import grid
+
+    real = video_actors.filter(pl.col("label") == "REAL")
+    multi = (
+        real.group_by("actor_id")
+        .agg(pl.col("video_id").n_unique().alias("n"))
+        .sort(["n", "actor_id"], descending=[True, False])
+        .head(n)
+    )
+    rows, labels = [], []
+    firsts = (
+        faces.filter(pl.col("track") == 0)
+        .group_by("source", "video_id")
+        .agg(pl.col("crop_160").sort_by("frame_index").first())
+    )
+    for actor in multi["actor_id"].to_list():
+        videos = (
+            real.filter(pl.col("actor_id") == actor).join(firsts, on=["source", "video_id"]).head(8)
+        )
+        rows.append([read_png(data_dir / p) for p in videos["crop_160"].to_list()])
+        labels.append(actor)
+    return grid(rows, labels, label_width=110) if rows else None
+
+
+@dg.asset(
+    group_name="identity",
+    tags=DATASET,
+    deps=["face_embeddings"],
+    kinds={"scikitlearn", "parquet"},
+    owners=["team:ml-research"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "clusters_agree_with_dataset_identities",
+            asset="actor_clusters",
+            description="Warns where clusters and dataset-provided identities disagree.",
+        )
+    ],
+    description=(
+        "One identity space over every source: face-track embeddings clustered into actors "
+        "(DBSCAN on cosine distance by default, seed 001's t-SNE + DBSCAN on request), noise "
+        "kept as singleton actors, clusters merged where a dataset says two videos show the "
+        "same person. Every real video gets one actor (its main track's; a second person is "
+        "recorded) and every fake its original's. Tables `actors` and `video_actors`."
+    ),
+)
+def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data: DataDirResource):
+    from deepfake_assets.identity.clustering import actor_assignment, default_params
+
+    catalog = data.catalog()
+    embeddings = catalog.read("embeddings")
+    if embeddings.is_empty():
+        raise dg.Failure("no embeddings yet: materialise `face_embeddings` first")
+    models = embeddings["model"].unique().to_list()
+    if len(models) > 1:
+        raise dg.Failure(
+            f"embeddings of several models ({', '.join(models)}) cannot share one identity "
+            "space; re-materialise `face_embeddings` of every source with one model"
+        )
+    videos = catalog.read("videos").filter(pl.col("status") == "ok")
+    roles = catalog.read("face_videos").select("source", "video_id", "role")
+    tracks = track_table(embeddings, videos)
+    overrides = {}
+    if config.eps > 0:
+        overrides["eps"] = config.eps
+    if config.min_samples > 0:
+        overrides["min_samples"] = config.min_samples
+    params = default_params(models[0], method=config.method, **overrides)
+    # a fake whose original is missing was detected on: it stands for itself here
+    listed = videos.join(roles, on=["source", "video_id"], how="left").select(
+        "source",
+        "video_id",
+        pl.when(pl.col("role") == "orphan_fake")
+        .then(pl.lit("real"))
+        .otherwise(pl.col("label").str.to_lowercase())
+        .alias("label"),
+        pl.when(pl.col("role") == "orphan_fake")
+        .then(None)
+        .otherwise(pl.col("original_video_id"))
+        .alias("original_video_id"),
+    )
+    start = time.perf_counter()
+    result = actor_assignment(tracks, listed, params, merge_on_hints=config.merge_on_hints)
+    elapsed = time.perf_counter() - start
+    video_actors = result.videos.drop("label", strict=False).join(
+        videos.select("source", "video_id", "label"), on=["source", "video_id"], how="left"
+    )
+    catalog.write("video_actors", video_actors)
+    faces = catalog.read("faces")
+    per_actor = (
+        video_actors.join(
+            faces.group_by("source", "video_id").len("n_faces"),
+            on=["source", "video_id"],
+            how="left",
+        )
+        .group_by("actor_id")
+        .agg(
+            pl.len().alias("n_videos"),
+            (pl.col("label") == "REAL").sum().alias("n_real_videos"),
+            pl.col("n_faces").sum().alias("n_faces"),
+            pl.col("source").unique().sort().str.join(",").alias("sources"),
+            pl.col("actor_hint").drop_nulls().unique().sort().str.join(",").alias("provided"),
+        )
+        .filter(pl.col("actor_id").is_not_null())
+        .sort("actor_id")
+    )
+    catalog.write("actors", per_actor)
+    sizes = per_actor["n_real_videos"].value_counts().sort("n_real_videos")
+    metadata = {
+        "num_actors": per_actor.height,
+        "num_tracks": tracks.height,
+        "model": models[0],
+        "method": params.method,
+        "params": {k: str(v) for k, v in result.stats["params"].items()},
+        "num_noise_tracks_as_singletons": result.stats["n_noise_tracks"],
+        "seconds": round(elapsed, 2),
+        "cluster_sizes_real_videos": {
+            str(r["n_real_videos"]): r["count"] for r in sizes.to_dicts()
+        },
+        "actors": md.table(per_actor, limit=50),
+        "tsne": dg.MetadataValue.md(
+            md.figure_markdown(
+                tsne_figure(
+                    tracks,
+                    tracks.join(
+                        result.tracks.select("source", "video_id", "track", "actor_id"),
+                        on=["source", "video_id", "track"],
+                        how="left",
+                    )["actor_id"].to_numpy(),
+                )
+            )
+        ),
+    }
+    picture = actor_faces_picture(video_actors, faces, data.path())
+    if picture is not None:
+        metadata["same_actor_in_several_videos"] = dg.MetadataValue.md(
+            md.png_markdown(picture, "actors")
+        )
+    yield dg.MaterializeResult(metadata=metadata)
+    disagreements = result.disagreements
+    yield dg.AssetCheckResult(
+        check_name="clusters_agree_with_dataset_identities",
+        passed=disagreements.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{disagreements.height} disagreements between clusters and dataset ids",
+        metadata={
+            "num_disagreements": disagreements.height,
+            "disagreements": md.table(
+                disagreements.with_columns(
+                    pl.col("clusters").cast(pl.List(pl.Utf8)).list.join(","),
+                    pl.col("hints").list.join(","),
+                ),
+                limit=20,
+            ),
+        },
+    )
