@@ -28,7 +28,7 @@ import shutil
 import string
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +61,7 @@ FPS = 25
 SIZES = ((256, 256), (320, 240), (480, 360))
 ALPHAS = (0.35, 0.6, 0.9)
 REALS_PER_IDENTITY = 2
+MAX_DONOR_TURN = 0.35
 
 # Every portrait is aligned to the ArcFace 5-point template (defined on 112x112), scaled so
 # the eyes are CANVAS_EYE_DIST apart and centred at CANVAS_EYES on a canvas large enough that
@@ -219,6 +220,13 @@ class DemoSummary:
     elapsed_s: float
     hostile: tuple[dict[str, str], ...] = field(default_factory=tuple)
 
+    def __str__(self) -> str:
+        return (
+            f"{self.n_real} real + {self.n_fake} fake videos of {self.n_identities} people, "
+            f"{self.n_hostile} hostile entries, {self.n_files} files, {self.frames_written} "
+            f"frames in {self.elapsed_s:.1f} s -> {self.dest} (truth: {self.truth_path.name})"
+        )
+
 
 # --------------------------------------------------------------------------- source photos
 
@@ -313,8 +321,11 @@ def build_portrait(source: IdentitySource) -> Portrait:
     inside = cv2.warpAffine(
         inside, mat, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
-    inside = cv2.erode((inside > 0.99).astype(np.float32), np.ones((9, 9), np.uint8))
-    inside = cv2.GaussianBlur(inside, (0, 0), 4.0)
+    # Fade the sharp photo out well inside its edge: a small photo (the 112 px portrait) is
+    # upscaled a lot and a hard edge would show as a frame around it.
+    margin = int(0.12 * CANVAS_EYE_DIST) | 1
+    inside = cv2.erode((inside > 0.99).astype(np.float32), np.ones((margin, margin), np.uint8))
+    inside = cv2.GaussianBlur(inside, (0, 0), 0.1 * CANVAS_EYE_DIST)
     background = cv2.GaussianBlur(aligned, (0, 0), 0.35 * CANVAS_EYE_DIST)
     # The head: an ellipse from above the hair to the neck, twice the inner-face size.
     d = CANVAS_EYE_DIST
@@ -400,11 +411,10 @@ class Motion:
         """Per-pixel multiplicative light for frame ``t``: gain ramp, tint, moving gradient."""
         u = self._phase(t)
         gain = self.gain[0] + (self.gain[1] - self.gain[0]) * u
-        ys, xs = np.mgrid[0 : self.height, 0 : self.width].astype(np.float32)
         theta = self.light_angle[0] + self.light_angle[1] * u
-        ramp = (xs / self.width - 0.5) * math.cos(theta) + (ys / self.height - 0.5) * math.sin(
-            theta
-        )
+        xs = (np.arange(self.width, dtype=np.float32) / self.width - 0.5)[None, :]
+        ys = (np.arange(self.height, dtype=np.float32) / self.height - 0.5)[:, None]
+        ramp = xs * math.cos(theta) + ys * math.sin(theta)
         field_ = 1.0 + self.light_grad * ramp
         return (field_[..., None] * (gain * np.asarray(self.tint, dtype=np.float32))).astype(
             np.float32
@@ -437,6 +447,8 @@ def _to_uint8(frame: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
 
 @dataclass
 class FakePlan:
+    """One fake of a real clip: its file name, whose face is pasted, how strongly."""
+
     name: str
     donor: str
     alpha: float
@@ -445,6 +457,8 @@ class FakePlan:
 
 @dataclass
 class RealPlan:
+    """One real clip (written or, for hostile cases, withheld) and the fakes made from it."""
+
     part: str
     name: str
     identity: str
@@ -452,6 +466,20 @@ class RealPlan:
     fakes: list[FakePlan]
     write_real: bool = True
     hostile: str | None = None
+
+
+def head_turn(source: IdentitySource) -> float:
+    """How far the nose sits off the eyes' midpoint, in eye distances (0 = frontal).
+
+    A clearly turned head (|turn| > ``MAX_DONOR_TURN``) is still filmed and still a swap
+    target, but it is never a donor: a similarity warp cannot turn it back, and its cheek and
+    the background beside it would be pasted onto a frontal face.
+    """
+    lm = np.asarray(source.landmarks, dtype=np.float64)
+    eyes = lm[:2].mean(axis=0)
+    axis = lm[1] - lm[0]
+    dist = float(np.hypot(*axis)) or 1.0
+    return float((lm[2] - eyes) @ axis) / dist**2
 
 
 def _names(rng: np.random.Generator, taken: set[str]) -> Callable[[], str]:
@@ -467,16 +495,17 @@ def _names(rng: np.random.Generator, taken: set[str]) -> Callable[[], str]:
     return new
 
 
-def _plan(seed: int) -> tuple[list[RealPlan], dict[str, object]]:
+def _plan(seed: int) -> tuple[list[RealPlan], tuple[str, str]]:
     rng = np.random.default_rng(seed)
     new_name = _names(rng, set())
     ids = [s.identity for s in IDENTITY_SOURCES]
+    donor_pool = [s.identity for s in IDENTITY_SOURCES if abs(head_turn(s)) <= MAX_DONOR_TURN]
     plans: list[RealPlan] = []
     alpha_i = int(rng.integers(0, len(ALPHAS)))
     counts = rng.permutation(np.resize([1, 2, 3, 2], len(ids) * REALS_PER_IDENTITY))
     k = 0
     for i, identity in enumerate(ids):
-        others = [o for o in ids if o != identity]
+        others = [o for o in donor_pool if o != identity]
         for r in range(REALS_PER_IDENTITY):
             width, height = SIZES[(i + r) % len(SIZES)]
             motion = Motion.draw(rng, width, height, int(rng.integers(40, 61)))
@@ -490,13 +519,11 @@ def _plan(seed: int) -> tuple[list[RealPlan], dict[str, object]]:
                 RealPlan(PART_NAMES[r % len(PART_NAMES)], new_name(), identity, motion, fakes)
             )
 
-    # Hostile entries, each with what the pipeline should make of it.
-    hostile: dict[str, object] = {}
+    # Hostile entries (what the pipeline should make of each is written to the truth file).
     # A FAKE listed in metadata whose file was never delivered (its original is fine).
     victim = next(p for p in plans if p.part == PART_NAMES[0])
-    missing = FakePlan(new_name(), ids[(ids.index(victim.identity) + 1) % len(ids)], 0.6, False)
-    victim.fakes.append(missing)
-    hostile["missing_file"] = (PART_NAMES[0], missing.name, victim)
+    donor = next(d for d in donor_pool if d != victim.identity)
+    victim.fakes.append(FakePlan(new_name(), donor, 0.6, write=False))
     # A corrupt REAL: a proper clip of a real person, truncated to a third (no moov atom).
     corrupt = RealPlan(
         PART_NAMES[1], new_name(), ids[2], Motion.draw(rng, 320, 240, 45), [], hostile="corrupt"
@@ -513,14 +540,16 @@ def _plan(seed: int) -> tuple[list[RealPlan], dict[str, object]]:
         hostile="orphan_fake",
     )
     plans.append(orphan_real)
-    hostile["no_face"] = (PART_NAMES[0], new_name())
-    return plans, hostile
+    no_face = (PART_NAMES[0], new_name())
+    return plans, no_face
 
 
 # --------------------------------------------------------------------------- no-face clip
 
 
-def _no_face_frames(seed: int, width: int = 320, height: int = 240, frames: int = 40):
+def _no_face_frames(
+    seed: int, width: int = 320, height: int = 240, frames: int = 40
+) -> Iterator[np.ndarray]:
     """A slow pan and zoom over scikit-image's coffee cup photo: real video, no face."""
     import skimage.data
 
@@ -614,7 +643,7 @@ def build_demo_dataset(
 
     say(f"aligning {len(IDENTITY_SOURCES)} identities from packaged photos")
     portraits = {s.identity: build_portrait(s) for s in IDENTITY_SOURCES}
-    plans, hostile_plan = _plan(seed)
+    plans, (no_face_part, no_face_name) = _plan(seed)
 
     building = {part: dest / f".{part}.building" for part in PART_NAMES}
     for folder in building.values():
@@ -716,7 +745,7 @@ def build_demo_dataset(
             videos[f"{plan.part}/{fake.name}"] = entry
 
     # A readable clip without any face.
-    part, name = hostile_plan["no_face"]  # type: ignore[misc]
+    part, name = no_face_part, no_face_name
     say(f"[no face] {part}/{name} coffee cup pan")
     with H264Writer(building[part] / name, 320, 240, fps=FPS) as writer:
         for frame in _no_face_frames(seed):
@@ -786,6 +815,8 @@ def build_demo_dataset(
                 "resource": s.resource,
                 "who": s.who,
                 "fixture_id": s.fixture_id,
+                "head_turn": round(head_turn(s), 3),
+                "donor": abs(head_turn(s)) <= MAX_DONOR_TURN,
                 "box_in_photo": list(s.box),
             }
             for s in IDENTITY_SOURCES
