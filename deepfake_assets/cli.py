@@ -101,7 +101,31 @@ def cmd_sources_remove(args: argparse.Namespace) -> int:
 
 
 # -- materialize -----------------------------------------------------------------------------
-def materialize(names: list[str] | None = None, *, with_dataset: bool = True) -> int:
+def load_run_config(path: Path | None) -> dict:
+    """Run config from a YAML or JSON file: `{"ops": {"<asset op>": {"config": {...}}}}`."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegistryError(f"cannot read run config {path}: {exc}") from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("ops", {}), dict):
+        raise RegistryError(f"run config {path} must be a mapping with an `ops:` mapping")
+    return loaded
+
+
+def _config_for(job, run_config: dict) -> dict:
+    """The part of a run config that names ops of `job` (one file configures both jobs)."""
+    ops = run_config.get("ops", {})
+    names = {node.name for node in job.graph.node_defs}
+    return {**run_config, "ops": {k: v for k, v in ops.items() if k in names}}
+
+
+def materialize(
+    names: list[str] | None = None, *, with_dataset: bool = True, run_config: dict | None = None
+) -> int:
     """Run the per-source job for each source, then the all-sources job; 0 when all is green."""
     from deepfake_assets.definitions import defs
     from deepfake_assets.summary import print_summary
@@ -119,12 +143,21 @@ def materialize(names: list[str] | None = None, *, with_dataset: bool = True) ->
     for name in names:
         _sync_partition(instance, name)
         print(f"== materialising source {name}", flush=True)
-        result = job.execute_in_process(instance=instance, partition_key=name, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=name,
+            raise_on_error=False,
+            run_config=_config_for(job, run_config or {}),
+        )
         failures += _failures(result, f"source {name}")
     dataset = defs.resolve_job_def("build_dataset")
     if with_dataset and not failures and dataset.asset_layer.executable_asset_keys:
         print("== materialising the dataset over all sources", flush=True)
-        result = dataset.execute_in_process(instance=instance, raise_on_error=False)
+        result = dataset.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config=_config_for(dataset, run_config or {}),
+        )
         failures += _failures(result, "dataset")
     print_summary(names)
     print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (open it with `dagster dev`)")
@@ -146,7 +179,9 @@ def _failures(result, what: str) -> list[str]:
                 f"{what}: check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
             )
             if level == "ERROR":
-                out.append(line + " failed")
+                first = evaluation.metadata.get("first_offenders")
+                detail = f": {first.value}" if first is not None else ""
+                out.append(f"{line} failed{detail}")
             else:
                 print(f"warning: {line} warns", file=sys.stderr)
     if not result.success:
@@ -161,7 +196,11 @@ def _failures(result, what: str) -> list[str]:
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
-    return materialize(args.source, with_dataset=not args.sources_only)
+    return materialize(
+        args.source,
+        with_dataset=not args.sources_only,
+        run_config=load_run_config(args.config),
+    )
 
 
 # -- demo ------------------------------------------------------------------------------------
@@ -209,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     mat = sub.add_parser("materialize", help="run the asset graph and its checks")
     mat.add_argument("--source", action="append", help="a source to run (repeatable; default all)")
     mat.add_argument("--sources-only", action="store_true", help="skip the assets over all sources")
+    mat.add_argument(
+        "--config",
+        type=Path,
+        help="YAML/JSON run config, e.g. `ops: {fold_splits: {config: {seed: 3}}}`",
+    )
     mat.set_defaults(func=cmd_materialize)
 
     demo = sub.add_parser("demo", help="write the offline demo dataset, register and run it")

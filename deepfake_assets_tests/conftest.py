@@ -27,12 +27,22 @@ def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     return paths
 
 
-def face_frames(n: int = 12, size: int = 160) -> np.ndarray:
-    """`n` RGB frames panning slowly over scikit-image's astronaut (a real face)."""
+def grace_hopper() -> np.ndarray:
+    """matplotlib's Grace Hopper photo (a real face), RGB uint8."""
+    import matplotlib.pyplot as plt
+    from matplotlib import cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return np.asarray(plt.imread(handle, format="jpg"))[..., :3]
+
+
+def face_frames(n: int = 12, size: int = 160, image: np.ndarray | None = None) -> np.ndarray:
+    """`n` RGB frames panning slowly over a real face (scikit-image's astronaut by default)."""
     from skimage import data
     from skimage.transform import resize
 
-    image = data.astronaut()[:300, 100:400]
+    if image is None:
+        image = data.astronaut()[:300, 100:400]
     frames = []
     for i in range(n):
         crop = image[i * 2 : i * 2 + 260, i * 2 : i * 2 + 260]
@@ -64,3 +74,17 @@ def make_dfdc_folder(root: Path, n_frames: int = 12) -> Path:
 @pytest.fixture
 def dfdc_folder(tmp_path: Path) -> Path:
     return make_dfdc_folder(tmp_path / "tiny_dfdc")
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory):
+    """The demo dataset, built once per test session: (DemoSummary, progress messages)."""
+    from deepfake_assets.demo import DemoSourceMissingError, build_demo_dataset
+
+    dest = tmp_path_factory.mktemp("demo") / "dfdc_demo"
+    messages: list[str] = []
+    try:
+        summary = build_demo_dataset(dest, seed=0, progress=messages.append)
+    except DemoSourceMissingError as exc:
+        pytest.fail(f"the demo's face photos are not installed: {exc}")
+    return summary, messages

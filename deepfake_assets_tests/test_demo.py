@@ -21,7 +21,6 @@ import pytest
 from deepfake_assets.demo import (
     PART_NAMES,
     TRUTH_NAME,
-    DemoSourceMissingError,
     DemoSummary,
     _plan,
     build_demo_dataset,
@@ -42,13 +41,8 @@ FACE_PROB = 0.9
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoSummary, dict[str, Any], list]:
-    dest = tmp_path_factory.mktemp("demo") / "dfdc_demo"
-    messages: list[str] = []
-    try:
-        summary = build_demo_dataset(dest, seed=0, progress=messages.append)
-    except DemoSourceMissingError as exc:
-        pytest.fail(f"the demo's face photos are not installed: {exc}")
+def demo(demo_build) -> tuple[DemoSummary, dict[str, Any], list]:
+    summary, messages = demo_build
     truth = json.loads(summary.truth_path.read_text(encoding="utf-8"))
     return summary, truth, messages
 

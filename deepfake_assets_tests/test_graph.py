@@ -1,0 +1,152 @@
+"""The whole graph on the demo dataset: every asset, every check green, the export readable."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from deepfake_assets import cli
+from deepfake_assets.catalog import Catalog
+from deepfake_assets.export.info import INFO_COLUMNS
+from deepfake_assets.splits import validation
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def graph(demo_build, tmp_path_factory):
+    """The demo registered and materialised through the CLI, once for this module."""
+    summary, _ = demo_build
+    root = tmp_path_factory.mktemp("graph")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEEPFAKE_DATA_DIR", str(root / "data"))
+        mp.setenv("DAGSTER_HOME", str(root / "home"))
+        (root / "home").mkdir()
+        (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        assert cli.main(["sources", "add", "demo", str(summary.dest), "--format", "dfdc"]) == 0
+        rc = cli.main(["materialize"])
+        truth = json.loads(summary.truth_path.read_text())
+        yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}
+
+
+def test_materialize_succeeds_with_every_blocking_check_green(graph):
+    assert graph["rc"] == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(graph["root"] / "home"))
+        instance = dg.DagsterInstance.get()
+        runs = instance.get_runs()
+        assert {r.job_name for r in runs} == {"ingest_source", "build_dataset"}
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        for key in (dg.AssetKey("fold_splits"), dg.AssetKey("exported_dataset")):
+            assert instance.get_latest_materialization_event(key) is not None
+
+
+def test_every_hostile_entry_is_a_recorded_row(graph):
+    catalog = graph["catalog"]
+    videos = catalog.read("videos", "demo")
+    face_videos = catalog.read("face_videos", "demo")
+    by_path = {r["rel_path"]: r for r in videos.to_dicts()}
+    by_video = {r["video_id"]: r for r in face_videos.to_dicts()}
+    expected = {"missing_file": "missing", "corrupt": "unreadable"}
+    for entry in graph["truth"]["hostile"]:
+        row = by_path[f"{entry['part']}/{entry['key']}"]
+        if entry["kind"] in expected:
+            assert row["status"] == expected[entry["kind"]], entry
+        elif entry["kind"] == "path_escape":
+            assert row["status"] in {"rejected", "missing"}, entry
+        elif entry["kind"] == "orphan_fake":
+            assert row["orphan_fake"] and by_video[row["video_id"]]["role"] == "orphan_fake"
+        elif entry["kind"] == "no_face":
+            assert by_video[row["video_id"]]["status"] == "discarded"
+            assert by_video[row["video_id"]]["reason"] == "no_face"
+    assert videos.filter(pl.col("rel_path").str.contains("../../", literal=True))[
+        "status"
+    ].to_list() == ["rejected"]
+    reals = face_videos.filter(pl.col("role") == "real")
+    assert reals.filter(pl.col("status") == "ok").height == reals.height - 1  # the coffee cup
+
+
+def test_actors_match_the_true_identities(graph):
+    catalog = graph["catalog"]
+    truth = {
+        path: v["identity"]
+        for path, v in graph["truth"]["videos"].items()
+        if v["label"] == "REAL" and v.get("identity")
+    }
+    videos = catalog.read("videos").select("source", "video_id", "rel_path")
+    actors = catalog.read("video_actors").join(videos, on=["source", "video_id"])
+    pairs = [
+        (truth[r["rel_path"]], r["actor_id"])
+        for r in actors.to_dicts()
+        if r["rel_path"] in truth and r["actor_id"] is not None
+    ]
+    assert len(pairs) == len(truth)
+    assert adjusted_rand_score([p[0] for p in pairs], [p[1] for p in pairs]) >= 0.95
+    identities_per_actor = collections.defaultdict(set)
+    for identity, actor in pairs:
+        identities_per_actor[actor].add(identity)
+    assert all(len(ids) == 1 for ids in identities_per_actor.values())  # nobody merged
+    # every fake inherits its original's actor
+    fakes = actors.filter(pl.col("label") == "FAKE").drop_nulls("original_video_id")
+    originals = actors.select(
+        "source",
+        pl.col("video_id").alias("original_video_id"),
+        pl.col("actor_id").alias("original_actor"),
+    )
+    joined = fakes.join(originals, on=["source", "original_video_id"])
+    assert joined.height > 0
+    assert (joined["actor_id"] == joined["original_actor"]).all()
+
+
+def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
+    splits = graph["catalog"].read("splits")
+    assert set(splits["split"].unique()) == {"train", "val", "test"}
+    assert validation.actors_in_two_splits(splits).is_empty()
+    assert validation.fakes_outside_original_split(splits).is_empty()
+    assert validation.actors_in_two_folds(graph["catalog"].read("folds")).is_empty()
+
+
+def test_export_is_self_contained(graph):
+    export = graph["root"] / "data" / "export"
+    info = pl.read_csv(export / "info.csv")
+    assert info.columns == INFO_COLUMNS
+    assert info.height == graph["catalog"].read("splits").height
+    for rel in info["path"].to_list() + info["mask_path"].drop_nulls().to_list():
+        assert not Path(rel).is_absolute() and (export / rel).is_file()
+    bench = json.loads((export / "deepfakebench.json").read_text())
+    assert set(bench["deepfake_assets"]) == {"demo_real", "demo_fake"}
+    card = (export / "DATA_CARD.md").read_text()
+    assert "| demo | train |" in card
+
+
+def test_metadata_carries_pictures(graph):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(graph["root"] / "home"))
+        instance = dg.DagsterInstance.get()
+        expected = {
+            "face_crops": "sample_faces",
+            "actor_clusters": "tsne",
+            "fake_groups": "examples_per_level",
+        }
+        for asset, key in expected.items():
+            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+            value = event.asset_materialization.metadata[key].value
+            assert "data:image/png;base64," in value, asset
+
+
+def test_rematerialising_resumes_and_never_duplicates(graph):
+    catalog = graph["catalog"]
+    before = catalog.read("faces").height
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEEPFAKE_DATA_DIR", str(graph["root"] / "data"))
+        mp.setenv("DAGSTER_HOME", str(graph["root"] / "home"))
+        assert cli.main(["materialize", "--sources-only"]) == 0
+    faces = catalog.read("faces")
+    assert faces.height == before
+    assert faces["face_id"].n_unique() == faces.height
