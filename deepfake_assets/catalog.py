@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,37 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)(\.[0-9a-f]+)?\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Delete temporary files (`.<name>.<pid>[.<id>].tmp`) whose writing process is gone.
+
+    Every write goes to such a name and is renamed when complete, so a process killed mid-write
+    leaves one behind; the next run of the same step clears them. Returns how many it removed.
+    """
+    removed = 0
+    if not root.exists():
+        return 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            match = _TEMP_NAME.match(name)
+            if match and not _pid_alive(int(match.group(1))):
+                Path(dirpath, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 class Catalog:

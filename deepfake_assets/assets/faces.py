@@ -16,6 +16,7 @@ import dagster as dg
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
+from deepfake_assets.catalog import remove_stale_temp_files
 from deepfake_assets.faces.ensemble import EnsembleConfig
 from deepfake_assets.faces.figures import grid
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
@@ -343,8 +344,17 @@ def face_detections_and_crops(
                 fingerprints[job.video_id], keys.get(job.original_video_id), settings
             )
     staging = data_dir / "work" / source_name / "faces"
-    staging.mkdir(parents=True, exist_ok=True)
     out_dir = data_dir / "faces" / source_name
+    stale = sum(remove_stale_temp_files(folder) for folder in (staging, out_dir, catalog.root))
+    if stale:
+        context.log.info(f"removed {stale} half-written files left by an interrupted run")
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise dg.Failure(
+            f"cannot write the face crops of {source_name!r} under {out_dir}: {exc}"
+        ) from exc
     done: dict[str, VideoFaces] = {}
     if not config.recompute:
         for job in jobs:
@@ -379,6 +389,19 @@ def face_detections_and_crops(
             context.log.info(
                 f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
             )
+    failed = [r for r in done.values() if r.status == "failed"]
+    if failed:
+        examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
+        raise dg.Failure(
+            f"{len(failed)} of {len(jobs)} videos of {source_name!r} failed for a reason that "
+            f"is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
+            f"{len(done) - len(failed)} finished videos are saved, so a re-run resumes.",
+            metadata={
+                "failed_videos": md.table(
+                    pl.DataFrame([{"video_id": r.video_id, "reason": r.reason} for r in failed])
+                )
+            },
+        )
     labels = dict(zip(videos["video_id"], videos["label"], strict=True))
     results = [done[j.video_id] for j in jobs if j.video_id in done]
     faces, face_videos, frames = face_tables(source_name, results, labels)
