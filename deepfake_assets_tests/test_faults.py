@@ -28,8 +28,8 @@ def make_many_videos(root: Path, n: int = 6) -> Path:
     hopper = grace_hopper()[100:460, 60:420]
     metadata = {}
     for i in range(n):
-        image = hopper if i % 2 else None
-        frames = face_frames(14, size=160 + 16 * (i // 2), image=image)
+        image = hopper if i == 1 else None
+        frames = face_frames(14, size=160 + 16 * i, image=image)
         write_h264(part / f"v{i}.mp4", frames)
         metadata[f"v{i}.mp4"] = {"label": "REAL", "split": "train"}
     write_h264(part / "fake0.mp4", face_frames(14, size=160)[:, :, ::-1].copy())

@@ -327,7 +327,7 @@ def actor_faces_picture(video_actors: pl.DataFrame, faces: pl.DataFrame, data_di
     """Seed 001's "same actor in multiple videos": a row per actor, one face per video."""
     from deepfake_assets.faces.figures import grid
 
-    real = video_actors.filter(pl.col("label") == "REAL")
+    real = video_actors.filter((pl.col("label") == "REAL") & pl.col("actor_id").is_not_null())
     multi = (
         real.group_by("actor_id")
         .agg(pl.col("video_id").n_unique().alias("n"))
