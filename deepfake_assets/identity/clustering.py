@@ -5,22 +5,23 @@ singleton cluster per point, flagged in ``noise``):
 
 * ``dbscan_cosine`` (default) - DBSCAN on L2-normalised embeddings with Euclidean ``eps``
   (cosine distance ``eps**2 / 2``), so ``eps`` is in the model's own distance units and does
-  not depend on how many points there are. The eps-neighbourhood graph is computed exactly by
-  :func:`radius_graph`: blocked float32 matrix products for small inputs; for large ones the
-  points are first partitioned into ~100-point cells (a few Lloyd iterations on a sample), and
-  only cell pairs that the triangle inequality cannot rule out (centre distance <= both cell
-  radii + eps) are compared. Identities are tight, well separated blobs, so each cell meets a
-  handful of cells instead of all of them: 200k points cluster in about a minute on 2 busy cores
-  where brute force needs ~20 (benchmarks/identity_bench.py).
+  not depend on how many points there are. The eps-graph is exact (:func:`radius_graph`,
+  blocked float32 matrix products over the upper triangle), O(N^2 d): 20k faces take seconds,
+  200k take minutes on 2 cores. The scalable default is therefore to pass ``groups`` (face
+  tracks): the re-normalised mean of each track is clustered and every face takes its track's
+  label - 200k faces in ~12k tracks cluster in seconds (benchmarks/identity_bench.py), and a
+  track mean is a steadier identity estimate than any single frame.
 * ``tsne_dbscan`` - seed 001's method: 2-d t-SNE (sklearn, Barnes-Hut) then DBSCAN in the map.
   The map's scale grows with N (std 3.3 for 100 points, 40 for 5000), so DBSCAN's eps is
-  ``tsne_eps_factor`` (6) x the map's median core distance: factors 5-8 gave ARI 1.0 on 100 real
-  faces of 10 people and on 2000 / 5000 synthetic faces of 200 / 500 identities, where a fixed
-  eps on the standardised map worked for one size only. t-SNE is slow (56 s for 2000 points on
-  2 busy cores) and its distances are not metric: kept for fidelity, refused above
-  ``tsne_max_points``; cluster track means instead.
+  ``tsne_eps_factor`` (6) x the map's median 2nd-neighbour distance: factors 4-8 (min_samples
+  2 or 3; 5-8 for 5000 points) gave ARI 1.0 on 100 real faces of 10 people and on 2000 / 5000
+  synthetic faces of 200 / 500 identities, where a fixed eps on the standardised map worked
+  for one size only. t-SNE is slow (56 s for 2000 points on 2 busy cores) and its distances
+  are not metric: kept for fidelity, refused above ``tsne_max_points``; cluster track means.
 * ``hdbscan_cosine`` - sklearn's HDBSCAN on the normalised vectors (no eps to calibrate; for
-  a few thousand tracks, too slow for raw faces at scale).
+  a few thousand tracks, too slow for raw faces at scale). ``min_cluster_size = 3``: on the
+  100 faces below 2 split the carphone speaker into per-frame pairs (ARI 0.948), 3 and 5 gave
+  1.0.
 
 Defaults per embedder (:func:`default_params`), measured on 100 real face crops of 10 people
 (the packaged astronaut and Grace Hopper, the six fixture group faces, the fixture portrait
@@ -28,14 +29,16 @@ and carphone speaker), 10 variants each (x0.5 / x0.7 resolution, darker, brighte
 JPEG 15 at x0.6, +-8 degree rotation, shifted box), dlib embedder, unit vectors:
 same person max 0.298 (p99 0.264, mean 0.13), different people min 0.393 (p1 0.419, mean
 0.53). ``eps = 0.35`` sits between the two (about dlib's own 0.6 same-person threshold on its
-raw, norm ~1.47 descriptors, scaled to unit length); ``min_samples = 3`` keeps single stray
-faces from bridging two people. facenet-vggface2's ``eps = 0.9`` could not be measured here (no
+raw, norm ~1.47 descriptors, scaled to unit length); every eps in 0.30-0.39 and min_samples
+2-4 gave ARI 1.0 there. facenet-vggface2's ``eps = 0.9`` could not be measured here (no
 weights offline): it is the usual FaceNet unit-vector operating point (same < ~0.8, different
 > ~1.1); recalibrate with :func:`calibrate_eps` when the weights are present.
 
-:func:`actor_assignment` clusters *tracks* (mean of each track's face embeddings, re-normalised)
-rather than faces: 17 faces per track make the problem ~17x smaller and the mean is a steadier
-identity estimate than any single frame.
+``min_samples = 2`` (DBSCAN then is single linkage at ``eps``; only isolated points are noise)
+because the default level is the track: one point is a whole video, and an actor seen in only
+two videos must still form a cluster - with 3, both tracks would be noise, two singleton
+actors, and the person could land in two splits. Splitting a person leaks them across splits;
+merging two people only costs balance, so the defaults lean towards linking.
 """
 
 from __future__ import annotations
@@ -75,19 +78,17 @@ class ClusterParams:
 
     method: str = "dbscan_cosine"
     eps: float = 0.35  # unit-vector Euclidean distance (dbscan_cosine)
-    min_samples: int = 3  # DBSCAN: neighbours (self included) that make a core point
+    min_samples: int = 2  # DBSCAN: points within eps (self included) that make a core point
     perplexity: float = 30.0  # tsne_dbscan (clipped to (N - 1) / 3)
-    tsne_eps_factor: float = 6.0  # tsne_dbscan: eps = factor x median core distance in the map
+    tsne_eps_factor: float = 6.0  # tsne_dbscan: eps = factor x median 2nd-neighbour distance
     tsne_max_points: int = 20_000
-    min_cluster_size: int = 2  # hdbscan_cosine
+    min_cluster_size: int = 3  # hdbscan_cosine (2 split a video's speaker by frame)
     random_state: int = 0
-    cell_size: int = 100  # radius_graph: points per cell for the pruned search
-    brute_max_points: int = 20_000  # radius_graph: brute force up to this many points
 
 
 _DEFAULTS = {
-    "dlib-resnet-v1": ClusterParams(eps=0.35, min_samples=3),
-    "facenet-vggface2": ClusterParams(eps=0.9, min_samples=3),
+    "dlib-resnet-v1": ClusterParams(eps=0.35, min_samples=2),
+    "facenet-vggface2": ClusterParams(eps=0.9, min_samples=2),
 }
 
 
@@ -125,111 +126,38 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def radius_graph(
-    x: np.ndarray,
-    eps: float,
-    *,
-    cell_size: int = 100,
-    brute_max_points: int = 20_000,
-    random_state: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """All pairs ``i < j`` of unit vectors within Euclidean ``eps``: ``(i, j, dist, stats)``.
+    x: np.ndarray, eps: float, *, block_rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of (normalised) vectors within Euclidean ``eps``: ``(i, j, dist)``.
 
-    Exact either way (tested against brute force); large inputs prune cell pairs with the
-    triangle inequality.
+    Exact: blocks of rows against the columns after them (the upper triangle only, half the
+    work of a full distance matrix), one float32 matrix product per block, never N x N in
+    memory. Pruning with the triangle inequality was tried (cells of ~100 points, compare only
+    cell pairs whose centre distance <= radii + eps) and compared 99 % of all pairs: eps (0.35)
+    is too close to the distance between different people (~0.53) for any metric-tree pruning
+    to bite, which is why large inputs are clustered per track (:func:`cluster_embeddings`'s
+    ``groups``).
     """
     x = _normalise(x)
     n = len(x)
     min_sim = np.float32(1.0 - eps * eps / 2.0)
-    if n <= max(brute_max_points, 2 * cell_size):
-        i, j, s = _pairs_within(x, np.arange(n), np.arange(n), min_sim, same=True)
-        stats = {"search": "brute", "compared_pairs": n * (n - 1) // 2}
-    else:
-        i, j, s, stats = _pruned_pairs(x, min_sim, eps, cell_size, random_state)
-    d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * s.astype(np.float64)))
-    return i, j, d, stats
-
-
-def _pairs_within(
-    x: np.ndarray, rows: np.ndarray, cols: np.ndarray, min_sim: np.float32, same: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (rows x cols) with similarity >= min_sim; with ``same`` only i < j."""
+    step = block_rows or max(64, min(4096, _GEMM_BUDGET // max(1, n)))
     out_i, out_j, out_s = [], [], []
-    xc = x[cols]
-    step = max(1, _GEMM_BUDGET // max(1, len(cols)))
-    for s in range(0, len(rows), step):
-        r = rows[s : s + step]
-        sim = x[r] @ xc.T
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        sim = x[s:e] @ x[s:].T  # rows s..e against columns s..n
         a, b = np.nonzero(sim >= min_sim)
-        gi, gj = r[a], cols[b]
-        keep = gi < gj if same else gi != gj
-        out_i.append(gi[keep])
-        out_j.append(gj[keep])
-        out_s.append(sim[a[keep], b[keep]])
+        keep = b > a  # column index s + b > row index s + a
+        a, b = a[keep], b[keep]
+        out_i.append(a + s)
+        out_j.append(b + s)
+        out_s.append(sim[a, b])
     if not out_i:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return (
-        np.concatenate(out_i).astype(np.int64),
-        np.concatenate(out_j).astype(np.int64),
-        np.concatenate(out_s),
-    )
-
-
-def _assign(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    c2 = (centres * centres).sum(axis=1)
-    out = np.empty(len(x), np.int64)
-    step = max(1, _GEMM_BUDGET // max(1, len(centres)))
-    for s in range(0, len(x), step):
-        out[s : s + step] = np.argmin(c2[None, :] - 2.0 * (x[s : s + step] @ centres.T), axis=1)
-    return out
-
-
-def _pruned_pairs(
-    x: np.ndarray, min_sim: np.float32, eps: float, cell_size: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    n = len(x)
-    k = max(2, n // cell_size)
-    rng = np.random.default_rng(seed)
-    centres = x[rng.choice(n, k, replace=False)].copy()
-    sample = x[rng.choice(n, min(n, 20 * k), replace=False)]
-    for _ in range(4):  # Lloyd on a sample: cells only need to be compact, not optimal
-        lab = _assign(sample, centres)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, lab, sample)
-        cnt = np.bincount(lab, minlength=k)
-        nz = cnt > 0
-        centres[nz] = sums[nz] / cnt[nz, None]
-    cell = _assign(x, centres)
-    r = np.linalg.norm(x - centres[cell], axis=1)
-    radius = np.zeros(k, np.float64)
-    np.maximum.at(radius, cell, r)
-    used = np.flatnonzero(np.bincount(cell, minlength=k))
-    order = np.argsort(cell, kind="stable")
-    starts = np.searchsorted(cell[order], np.arange(k + 1))
-    cc = centres[used].astype(np.float64)
-    sq = (cc * cc).sum(axis=1)
-    cdist = np.sqrt(np.maximum(0.0, sq[:, None] + sq[None, :] - 2.0 * cc @ cc.T))
-    reach = cdist <= radius[used][:, None] + radius[used][None, :] + eps
-    out_i, out_j, out_s = [], [], []
-    compared = 0
-    for ai, a in enumerate(used):
-        members = order[starts[a] : starts[a + 1]]
-        nb = used[np.flatnonzero(reach[ai])]
-        nb = nb[nb >= a]
-        cols = np.concatenate([order[starts[b] : starts[b + 1]] for b in nb])
-        i, j, s = _pairs_within(x, members, cols, min_sim, same=False)
-        # Each unordered pair once: within a cell i < j, across cells from the lower cell.
-        keep = (cell[j] != a) | (i < j)
-        out_i.append(np.minimum(i[keep], j[keep]))
-        out_j.append(np.maximum(i[keep], j[keep]))
-        out_s.append(s[keep])
-        compared += len(members) * len(cols)
-    stats = {
-        "search": "cell_pruned",
-        "cells": int(len(used)),
-        "compared_pairs": int(compared),
-        "brute_pairs": n * (n - 1) // 2,
-    }
-    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s), stats
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    i = np.concatenate(out_i).astype(np.int64)
+    j = np.concatenate(out_j).astype(np.int64)
+    d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * np.concatenate(out_s).astype(np.float64)))
+    return i, j, d
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,14 +211,38 @@ def _finalise(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def cluster_embeddings(
-    emb: np.ndarray, method: str | None = None, params: ClusterParams | None = None
+    emb: np.ndarray,
+    method: str | None = None,
+    params: ClusterParams | None = None,
+    *,
+    groups: np.ndarray | None = None,
 ) -> ClusterResult:
-    """Cluster (N, dim) embeddings; see the module docstring for methods and defaults."""
+    """Cluster (N, dim) embeddings; see the module docstring for methods and defaults.
+
+    With ``groups`` (one key per row, e.g. a track id), the groups' re-normalised mean
+    embeddings are clustered and each row gets its group's label and noise flag.
+    """
     p = params or ClusterParams()
     if method is not None:
         p = replace(p, method=method)
     if p.method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {p.method!r}")
+    if groups is not None:
+        if len(groups) != len(emb):
+            raise ValueError("groups must have one entry per embedding")
+        _, inv = np.unique(np.asarray(groups), return_inverse=True)
+        _, means = mean_embeddings(emb, groups)
+        inner = cluster_embeddings(means, params=p)
+        # Renumber by first row so labels follow the input order, not the group keys' order.
+        raw = np.where(inner.noise[inv], -1, inner.labels[inv])
+        labels, _, n_clusters = _finalise(raw)
+        noise = inner.noise[inv]
+        # Each noise *group* is one singleton cluster, not each of its rows.
+        if noise.any():
+            labels[noise] = _finalise_groups(inv[noise], labels[~noise].max(initial=-1) + 1)
+            n_clusters = int(labels.max()) + 1
+        stats = dict(inner.stats, n_rows=len(emb), n_groups=len(means))
+        return ClusterResult(labels, noise, n_clusters, p.method, p, stats)
     x = _normalise(emb)
     n = len(x)
     stats: dict[str, Any] = {"n": n}
@@ -299,14 +251,8 @@ def cluster_embeddings(
     if n == 1:
         raw = np.array([-1])
     elif p.method == "dbscan_cosine":
-        i, j, d, gstats = radius_graph(
-            x,
-            p.eps,
-            cell_size=p.cell_size,
-            brute_max_points=p.brute_max_points,
-            random_state=p.random_state,
-        )
-        stats.update(gstats, edges=int(len(i)))
+        i, j, d = radius_graph(x, p.eps)
+        stats["edges"] = int(len(i))
         raw = dbscan_from_graph(n, i, j, d, p.min_samples)
     elif p.method == "tsne_dbscan":
         raw = _tsne_dbscan(x, p)
@@ -322,6 +268,13 @@ def cluster_embeddings(
     labels, noise, n_clusters = _finalise(np.asarray(raw))
     stats["noise"] = int(noise.sum())
     return ClusterResult(labels, noise, n_clusters, p.method, p, stats)
+
+
+def _finalise_groups(group_of_row: np.ndarray, start: int) -> np.ndarray:
+    """Consecutive ids from ``start`` per distinct group, in order of first row."""
+    _, first, inv = np.unique(group_of_row, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))
+    return start + rank[inv]
 
 
 def _tsne_dbscan(x: np.ndarray, p: ClusterParams) -> np.ndarray:
@@ -344,13 +297,12 @@ def _tsne_dbscan(x: np.ndarray, p: ClusterParams) -> np.ndarray:
         random_state=p.random_state,
         metric="euclidean",
     ).fit_transform(x)
-    # The map's scale grows with N; its median core distance (to the (min_samples - 1)-th
-    # neighbour, the radius DBSCAN's density test uses) is what a cluster's spacing looks like.
+    # The map's scale grows with N; the median distance to the 2nd nearest neighbour is what
+    # the spacing inside a cluster looks like at this N.
     from sklearn.neighbors import NearestNeighbors
 
-    k = max(2, min(p.min_samples, n))
-    core_dist = NearestNeighbors(n_neighbors=k).fit(y).kneighbors(y)[0][:, k - 1]
-    eps = p.tsne_eps_factor * max(float(np.median(core_dist)), 1e-12)
+    second = NearestNeighbors(n_neighbors=3).fit(y).kneighbors(y)[0][:, 2]
+    eps = p.tsne_eps_factor * max(float(np.median(second)), 1e-12)
     return DBSCAN(eps=eps, min_samples=p.min_samples).fit_predict(y)
 
 
@@ -405,7 +357,9 @@ class ActorAssignment:
 def _embedding_matrix(tracks: pl.DataFrame, embedding_col: str) -> np.ndarray:
     if embedding_col in tracks.columns:
         col = tracks[embedding_col]
-        if col.dtype == pl.Array or col.dtype == pl.List:
+        if isinstance(col.dtype, pl.Array):
+            return np.asarray(col.to_numpy(), dtype=np.float32)
+        if isinstance(col.dtype, pl.List):
             return np.asarray(col.to_list(), dtype=np.float32)
         raise TypeError(f"{embedding_col} must be a list/array column, got {col.dtype}")
     cols = sorted(
@@ -450,14 +404,16 @@ def actor_assignment(
         if "embedder" in tracks.columns and tracks["embedder"].n_unique() > 1:
             raise ValueError("tracks mix embedders: their vectors are not comparable")
         params = default_params(name)
-    t = tracks.sort(["source", "video_id", "n_faces", "track"], descending=[False, False, True, False])
+    t = tracks.sort(
+        ["source", "video_id", "n_faces", "track"], descending=[False, False, True, False]
+    )
     emb = _embedding_matrix(t, embedding_col)
     res = cluster_embeddings(emb, params=params)
     cluster = res.labels
     has_hint = "actor_hint" in t.columns
-    t = t.with_columns(
-        pl.Series("cluster", cluster), pl.Series("noise", res.noise)
-    ).with_columns(rank_in_video=pl.int_range(pl.len()).over(["source", "video_id"]))
+    t = t.with_columns(pl.Series("cluster", cluster), pl.Series("noise", res.noise)).with_columns(
+        rank_in_video=pl.int_range(pl.len()).over(["source", "video_id"])
+    )
 
     # Provided identities vs clusters (on main tracks: the hint names the video's subject).
     groups = cluster.copy()
@@ -475,14 +431,14 @@ def actor_assignment(
         first_seen.setdefault(g, len(first_seen))
     width = max(4, len(str(max(len(first_seen) - 1, 0))))
     actor_of = {g: f"actor_{k:0{width}d}" for g, k in first_seen.items()}
-    t = t.with_columns(
-        actor_id=pl.col("group").replace_strict(actor_of, return_dtype=pl.String)
-    )
+    t = t.with_columns(actor_id=pl.col("group").replace_strict(actor_of, return_dtype=pl.String))
 
     main = t.filter(pl.col("rank_in_video") == 0)
     second = (
-        t.join(main.select("source", "video_id", pl.col("group").alias("main_group")),
-               on=["source", "video_id"])
+        t.join(
+            main.select("source", "video_id", pl.col("group").alias("main_group")),
+            on=["source", "video_id"],
+        )
         .filter(pl.col("group") != pl.col("main_group"))
         .group_by(["source", "video_id"], maintain_order=True)
         .agg(pl.col("actor_id").first().alias("second_actor_id"))
@@ -502,7 +458,13 @@ def actor_assignment(
     )
     out = _videos_with_fakes(real, videos)
     track_out = t.select(
-        "source", "video_id", "track", "n_faces", "cluster", "noise", "actor_id",
+        "source",
+        "video_id",
+        "track",
+        "n_faces",
+        "cluster",
+        "noise",
+        "actor_id",
         (pl.col("rank_in_video") == 0).alias("is_main"),
     )
     stats = {
@@ -536,15 +498,19 @@ def _hint_disagreements(mains: pl.DataFrame) -> pl.DataFrame:
     m = mains.with_columns(pl.col("actor_hint").cast(pl.String), pl.col("source").cast(pl.String))
     split = (
         m.group_by(["source", "actor_hint"])
-        .agg(pl.col("cluster").cast(pl.Int64).unique().sort().alias("clusters"),
-             pl.len().cast(pl.Int64).alias("n_videos"))
+        .agg(
+            pl.col("cluster").cast(pl.Int64).unique().sort().alias("clusters"),
+            pl.len().cast(pl.Int64).alias("n_videos"),
+        )
         .filter(pl.col("clusters").list.len() > 1)
         .with_columns(kind=pl.lit("hint_split"), hints=pl.concat_list(pl.col("actor_hint")))
     )
     merged = (
         m.group_by(["source", "cluster"])
-        .agg(pl.col("actor_hint").unique().sort().alias("hints"),
-             pl.len().cast(pl.Int64).alias("n_videos"))
+        .agg(
+            pl.col("actor_hint").unique().sort().alias("hints"),
+            pl.len().cast(pl.Int64).alias("n_videos"),
+        )
         .filter(pl.col("hints").list.len() > 1)
         .with_columns(
             kind=pl.lit("cluster_merges_hints"),
@@ -580,8 +546,16 @@ def _merge_on_hints(cluster: np.ndarray, mains: pl.DataFrame) -> np.ndarray:
 
 
 def _videos_with_fakes(real: pl.DataFrame, videos: pl.DataFrame | None) -> pl.DataFrame:
-    cols = ["source", "video_id", "label", "actor_id", "second_actor_id", "main_track",
-            "n_tracks", "actor_source"]
+    cols = [
+        "source",
+        "video_id",
+        "label",
+        "actor_id",
+        "second_actor_id",
+        "main_track",
+        "n_tracks",
+        "actor_source",
+    ]
     if videos is None:
         return real.with_columns(label=pl.lit("real")).select(
             *cols, *(["actor_hint"] if "actor_hint" in real.columns else [])
