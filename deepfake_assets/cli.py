@@ -120,7 +120,8 @@ def _config_for(job, run_config: dict) -> dict:
     """The part of a run config that names ops of `job` (one file configures both jobs)."""
     ops = run_config.get("ops", {})
     names = {node.name for node in job.graph.node_defs}
-    return {**run_config, "ops": {k: v for k, v in ops.items() if k in names}}
+    loggers = run_config.get("loggers", {"console": {"config": {"log_level": "INFO"}}})
+    return {**run_config, "ops": {k: v for k, v in ops.items() if k in names}, "loggers": loggers}
 
 
 def materialize(
