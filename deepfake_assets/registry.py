@@ -8,7 +8,6 @@ the sensor can both write it. Every change is mirrored into the catalog's `sourc
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ import polars as pl
 
 from deepfake_assets import config
 from deepfake_assets.catalog import Catalog, _file_lock
+from deepfake_assets.media.images import write_bytes_atomic
 
 FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest")
 SAMPLING_STRATEGIES = ("first_and_even", "balanced", "uniform")
@@ -71,9 +71,7 @@ class SourceRegistry:
     def _save(self, sources: dict[str, Source]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         payload = {"sources": [asdict(s) for s in sorted(sources.values(), key=lambda s: s.name)]}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        write_bytes_atomic(self.path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
         Catalog(self.data_dir).write("sources", self.to_frame(sources.values()))
 
     @staticmethod

@@ -18,7 +18,7 @@ from deepfake_assets.catalog import write_parquet_atomic
 from deepfake_assets.export.data_card import counts_figure, data_card
 from deepfake_assets.export.info import deepfakebench_json, info_table
 from deepfake_assets.jobs import DATASET
-from deepfake_assets.media.images import ImageIOError, read_png
+from deepfake_assets.media.images import ImageIOError, read_png, write_bytes_atomic
 from deepfake_assets.resources import DataDirResource
 
 
@@ -34,9 +34,7 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 @dg.asset(

@@ -28,7 +28,7 @@ from deepfake_assets.faces.video_faces import (
     run_videos_parallel,
 )
 from deepfake_assets.jobs import PER_SOURCE
-from deepfake_assets.media.images import read_png
+from deepfake_assets.media.images import read_png, write_bytes_atomic
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import DataDirResource
 
@@ -134,10 +134,8 @@ def _staging_path(folder: Path, video_id: str) -> Path:
 
 
 def _save(folder: Path, key: str, result: VideoFaces) -> None:
-    path = _staging_path(folder, result.video_id)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "result": result.to_dict()}))
-    os.replace(tmp, path)
+    payload = json.dumps({"key": key, "result": result.to_dict()})
+    write_bytes_atomic(_staging_path(folder, result.video_id), payload.encode("utf-8"))
 
 
 def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:

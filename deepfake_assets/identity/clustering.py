@@ -6,11 +6,12 @@ singleton cluster per point, flagged in ``noise``):
 * ``dbscan_cosine`` (default) - DBSCAN on L2-normalised embeddings with Euclidean ``eps``
   (cosine distance ``eps**2 / 2``), so ``eps`` is in the model's own distance units and does
   not depend on how many points there are. The eps-graph is exact (:func:`radius_graph`,
-  blocked float32 matrix products over the upper triangle), O(N^2 d): 20k faces take seconds,
-  200k take minutes on 2 cores. The scalable default is therefore to pass ``groups`` (face
+  blocked float32 matrix products over the upper triangle), O(N^2 d): on 2 shared cores 20k
+  faces took 3.7 s, 100k 41 s, 200k 126 s. The scalable default is to pass ``groups`` (face
   tracks): the re-normalised mean of each track is clustered and every face takes its track's
-  label - 200k faces in ~12k tracks cluster in seconds (benchmarks/identity_bench.py), and a
-  track mean is a steadier identity estimate than any single frame.
+  label - 200k faces in 12k tracks took 1.6 s (benchmarks/identity_bench.py), and a track
+  mean is a steadier identity estimate than any single frame (on 2000 synthetic actors it
+  merged 3 clusters where face level merged 13).
 * ``tsne_dbscan`` - seed 001's method: 2-d t-SNE (sklearn, Barnes-Hut) then DBSCAN in the map.
   The map's scale grows with N (std 3.3 for 100 points, 40 for 5000), so DBSCAN's eps is
   ``tsne_eps_factor`` (6) x the map's median 2nd-neighbour distance: factors 4-8 (min_samples
@@ -440,6 +441,7 @@ def actor_assignment(
             on=["source", "video_id"],
         )
         .filter(pl.col("group") != pl.col("main_group"))
+        .sort(["source", "video_id", "rank_in_video"])  # joins do not promise row order
         .group_by(["source", "video_id"], maintain_order=True)
         .agg(pl.col("actor_id").first().alias("second_actor_id"))
     )
@@ -557,8 +559,10 @@ def _videos_with_fakes(real: pl.DataFrame, videos: pl.DataFrame | None) -> pl.Da
         "actor_source",
     ]
     if videos is None:
-        return real.with_columns(label=pl.lit("real")).select(
-            *cols, *(["actor_hint"] if "actor_hint" in real.columns else [])
+        return (
+            real.with_columns(label=pl.lit("real"))
+            .select(*cols, *(["actor_hint"] if "actor_hint" in real.columns else []))
+            .sort(["source", "video_id"])
         )
     v = videos.select("source", "video_id", "label", "original_video_id")
     real_part = (
