@@ -6,10 +6,10 @@ singleton cluster per point, flagged in ``noise``):
 * ``dbscan_cosine`` (default) - DBSCAN on L2-normalised embeddings with Euclidean ``eps``
   (cosine distance ``eps**2 / 2``), so ``eps`` is in the model's own distance units and does
   not depend on how many points there are. The eps-graph is exact (:func:`radius_graph`,
-  blocked float32 matrix products over the upper triangle), O(N^2 d): on 2 shared cores 20k
-  faces took 3.7 s, 100k 41 s, 200k 126 s. The scalable default is to pass ``groups`` (face
-  tracks): the re-normalised mean of each track is clustered and every face takes its track's
-  label - 200k faces in 12k tracks took 1.6 s (benchmarks/identity_bench.py), and a track
+  blocked float32 matrix products over the upper triangle), O(N^2 d): on 2 shared cores
+  (load 4-5) 20k faces took 2.5-4 s, 100k 41-53 s, 200k 126-189 s. The scalable default is to
+  pass ``groups`` (face tracks): the re-normalised mean of each track is clustered and every
+  face takes its track's label - 200k faces in 12k tracks took 1.6-3 s, and a track
   mean is a steadier identity estimate than any single frame (on 2000 synthetic actors it
   merged 3 clusters where face level merged 13).
 * ``tsne_dbscan`` - seed 001's method: 2-d t-SNE (sklearn, Barnes-Hut) then DBSCAN in the map.
@@ -17,7 +17,7 @@ singleton cluster per point, flagged in ``noise``):
   ``tsne_eps_factor`` (6) x the map's median 2nd-neighbour distance: factors 4-8 (min_samples
   2 or 3; 5-8 for 5000 points) gave ARI 1.0 on 100 real faces of 10 people and on 2000 / 5000
   synthetic faces of 200 / 500 identities, where a fixed eps on the standardised map worked
-  for one size only. t-SNE is slow (56 s for 2000 points on 2 busy cores) and its distances
+  for one size only. t-SNE is slow (26-56 s for 2000 points on 2 busy cores) and its distances
   are not metric: kept for fidelity, refused above ``tsne_max_points``; cluster track means.
 * ``hdbscan_cosine`` - sklearn's HDBSCAN on the normalised vectors (no eps to calibrate; for
   a few thousand tracks, too slow for raw faces at scale). ``min_cluster_size = 3``: on the
@@ -27,13 +27,15 @@ singleton cluster per point, flagged in ``noise``):
 Defaults per embedder (:func:`default_params`), measured on 100 real face crops of 10 people
 (the packaged astronaut and Grace Hopper, the six fixture group faces, the fixture portrait
 and carphone speaker), 10 variants each (x0.5 / x0.7 resolution, darker, brighter, JPEG 30,
-JPEG 15 at x0.6, +-8 degree rotation, shifted box), dlib embedder, unit vectors:
-same person max 0.298 (p99 0.264, mean 0.13), different people min 0.393 (p1 0.419, mean
-0.53). ``eps = 0.35`` sits between the two (about dlib's own 0.6 same-person threshold on its
-raw, norm ~1.47 descriptors, scaled to unit length); every eps in 0.30-0.39 and min_samples
-2-4 gave ARI 1.0 there. facenet-vggface2's ``eps = 0.9`` could not be measured here (no
-weights offline): it is the usual FaceNet unit-vector operating point (same < ~0.8, different
-> ~1.1); recalibrate with :func:`calibrate_eps` when the weights are present.
+JPEG 15 at x0.6, +-8 degree rotation, shifted box), dlib embedder, unit vectors
+(``benchmarks/identity_bench.py --sections thresholds``): same person max 0.298 (p99 0.262,
+mean 0.13), different people min 0.388 (p1 0.417, mean 0.53). ``eps = 0.35`` sits between
+the two (about dlib's own 0.6 same-person threshold on its raw, norm ~1.47 descriptors,
+scaled to unit length); every eps in 0.30-0.39 and min_samples 2-4 gave ARI 1.0 there.
+facenet-vggface2's ``eps = 0.9`` could not be measured here (no weights offline): it is the
+usual FaceNet unit-vector operating point (same person < ~0.8, different > ~1.1);
+recalibrate with :func:`calibrate_eps` (or the benchmark's thresholds section) when the
+weights are present.
 
 ``min_samples = 2`` (DBSCAN then is single linkage at ``eps``; only isolated points are noise)
 because the default level is the track: one point is a whole video, and an actor seen in only

@@ -1,29 +1,30 @@
 """Near-duplicate grouping of hashed frames and face crops, without quadratic comparisons.
 
-Threshold (``DEFAULT_THRESHOLD = 4`` bits of 64), measured with :mod:`.hashing` on 13 face crops
-(astronaut, Grace Hopper, the six people of the group photo, the single portrait, four carphone
-video frames) and 5 full frames:
+Threshold (``DEFAULT_THRESHOLD = 4`` bits of 64), measured with :mod:`.hashing` on 14 face crops
+(astronaut, Grace Hopper, the six people of the group photo, the single portrait, five frames
+of the carphone video) and the carphone video itself; reproduce with
+``benchmarks/identity_bench.py --sections thresholds`` (figures in its JSON):
 
 ==============================================  ==================================
-same picture, altered                           Hamming distance
+same face crop, altered                         Hamming distance (max over crops)
 ==============================================  ==================================
-JPEG q=30 / q=15                                0-2 (faces), 0-2 (frames)
-downscale x0.5 / x0.3 and back                  0-2
-brightness +-10 %, gamma 0.8                    0-4
-JPEG q=30 + x0.5 + brightness +8 %              0-2
+JPEG q=30 / q=15                                2 / 4
+downscale x0.5 / x0.3 and back                  2 / 2
+brightness +10 % / -10 %, gamma 0.8             2 / 0 / 4
+JPEG q=30 + x0.5 + brightness +8 %              2
 ==============================================  ==================================
 
 ==============================================  ==================================
 different content                               Hamming distance
 ==============================================  ==================================
-different people's face crops (55 pairs)        min 22, median 32
-synthetic moving video (pan 2 px/frame + zoom)  consecutive frames 0-4; 2 frames
-  over astronaut / Grace Hopper                 apart 2-6, 4 apart 6-10, 10 apart >= 14
-real talking head (carphone, 30 fps)            consecutive frames: full frame 0-6
-                                                (99 % <= 4), face crop 0-14 (71 % <= 4);
-                                                10 frames apart: face crop 2-32 (1 % <= 4)
+different people's face crops (81 pairs)        min 22, median 30
+synthetic moving camera (2 px/frame + zoom)     consecutive frames 0-4; 2 frames
+  over astronaut / Grace Hopper                 apart 2-6, 4 apart 6-10, 10 apart 14-16
+real talking head (carphone, 30 fps)            consecutive: full frame 0-6 (99 % <= 4),
+                                                face crop 0-16 (62 % <= 4); 10 frames
+                                                apart: face crop 2-38 (4.5 % <= 4)
 carphone vs its low-quality altered replicate   full frame 0-8 (74 % <= 4),
-  (frame-aligned, like a fake of its original)  face crop 2-20 (5 % <= 4)
+  (frame-aligned, like a fake of its original)  face crop 6-22 (0 % <= 4)
 ==============================================  ==================================
 
 pHash distances are always even (each hash has exactly 32 set bits: median threshold), so the

@@ -267,3 +267,23 @@ def test_kinds_tracks_and_flat_images_are_kept_apart() -> None:
     assert res.duplicates.height == 0
     low = res.decisions.filter(pl.col("low_information"))["item_id"].sort().to_list()
     assert low == ["u/frame/0", "w/frame/0"]
+
+
+def test_empty_input_and_bad_tables() -> None:
+    schema = {
+        "item_id": pl.String,
+        "hash": pl.Int64,
+        "source": pl.String,
+        "video_id": pl.String,
+        "family_id": pl.String,
+        "frame_index": pl.Int64,
+        "label": pl.String,
+        "kind": pl.String,
+    }
+    res = group_duplicates(pl.DataFrame(schema=schema))
+    assert res.decisions.height == 0 and res.groups.height == 0 and res.video_matches.height == 0
+    with pytest.raises(ValueError, match="lack columns"):
+        group_duplicates(pl.DataFrame(schema=schema).drop("family_id"))
+    row = {k: None for k in schema} | {"item_id": "a", "hash": 1, "source": "s", "kind": "face"}
+    with pytest.raises(ValueError, match="unique"):
+        group_duplicates(pl.DataFrame([row, row], schema=schema))
