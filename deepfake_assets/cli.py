@@ -160,7 +160,7 @@ def materialize(
             run_config=_config_for(dataset, run_config or {}),
         )
         failures += _failures(result, "dataset")
-    print_summary(names)
+    print_summary(names, with_export=not failures)
     print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (open it with `dagster dev`)")
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
@@ -215,7 +215,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_materialize:
         return 0
     registry = SourceRegistry()
-    registry.add(DEMO_SOURCE, dest, "dfdc", notes="offline demo dataset", replace=True)
+    registry.add(
+        DEMO_SOURCE,
+        dest,
+        "dfdc",
+        sampling="balanced",
+        notes="offline demo dataset (seed 000's balanced sampling: as many real as fake faces)",
+        replace=True,
+    )
     _sync_partition(_instance(), DEMO_SOURCE)
     print(f"== registered source {DEMO_SOURCE!r}")
     return materialize([DEMO_SOURCE])

@@ -7,7 +7,9 @@ import polars as pl
 from deepfake_assets.catalog import Catalog
 
 
-def summary_lines(names: list[str], catalog: Catalog | None = None) -> list[str]:
+def summary_lines(
+    names: list[str], catalog: Catalog | None = None, with_export: bool = True
+) -> list[str]:
     catalog = catalog or Catalog()
     lines = [f"\nCatalog: {catalog.db_path} (tables: {', '.join(tables(catalog))})"]
     for name in names:
@@ -31,7 +33,7 @@ def summary_lines(names: list[str], catalog: Catalog | None = None) -> list[str]
                 f"(crops under {catalog.data_dir / 'faces' / name})"
             )
     card = catalog.data_dir / "export" / "DATA_CARD.md"
-    if card.exists():
+    if with_export and card.exists():
         text = card.read_text()
         lines += ["", f"Exported dataset: {card.parent} (info.csv, info.parquet, DATA_CARD.md)"]
         lines += ["  " + line for line in text.split("## Files")[0].splitlines()[2:] if line]
@@ -44,5 +46,6 @@ def tables(catalog: Catalog) -> list[str]:
     return [t for t in PARTITIONED_TABLES + GLOBAL_TABLES if catalog.partitions(t)]
 
 
-def print_summary(names: list[str]) -> None:
-    print("\n".join(summary_lines(names)))
+def print_summary(names: list[str], with_export: bool = True) -> None:
+    """Print the catalog's counts, and the data card's when the export is current."""
+    print("\n".join(summary_lines(names, with_export=with_export)))

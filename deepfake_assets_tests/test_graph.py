@@ -29,7 +29,21 @@ def graph(demo_build, tmp_path_factory):
         mp.setenv("DAGSTER_HOME", str(root / "home"))
         (root / "home").mkdir()
         (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        assert cli.main(["sources", "add", "demo", str(summary.dest), "--format", "dfdc"]) == 0
+        assert (
+            cli.main(
+                [
+                    "sources",
+                    "add",
+                    "demo",
+                    str(summary.dest),
+                    "--format",
+                    "dfdc",
+                    "--sampling",
+                    "balanced",
+                ]
+            )
+            == 0
+        )
         rc = cli.main(["materialize"])
         truth = json.loads(summary.truth_path.read_text())
         yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}
@@ -110,6 +124,10 @@ def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
     assert validation.actors_in_two_splits(splits).is_empty()
     assert validation.fakes_outside_original_split(splits).is_empty()
     assert validation.actors_in_two_folds(graph["catalog"].read("folds")).is_empty()
+    # the demo is sampled with `balanced`: as many real as fake face images
+    labels = splits["label"].value_counts()
+    counts = dict(zip(labels["label"], labels["count"], strict=True))
+    assert counts["REAL"] == counts["FAKE"] > 0
 
 
 def test_export_is_self_contained(graph):

@@ -11,6 +11,7 @@ from deepfake_assets.jobs import DATASET
 from deepfake_assets.resources import DataDirResource
 from deepfake_assets.splits import validation
 from deepfake_assets.splits.assign import assign_splits
+from deepfake_assets.splits.balance import rebalance
 from deepfake_assets.splits.folds import assign_folds
 
 SPLIT_COLUMNS = [
@@ -40,6 +41,14 @@ class SplitConfig(dg.Config):
     level_1: float = 0.85
     n_folds: int = 5
     pin_official_splits: bool = False
+
+
+def balanced_sources(catalog) -> list[str]:
+    """Sources whose frame plan used the `balanced` strategy."""
+    plans = catalog.read("frame_plans")
+    if "strategy" not in plans.columns:
+        return []
+    return sorted(plans.filter(pl.col("strategy") == "balanced")["source"].unique().to_list())
 
 
 def faces_for_splitting(catalog) -> pl.DataFrame:
@@ -92,6 +101,14 @@ def fold_splits(
     faces = faces_for_splitting(catalog)
     if faces.is_empty():
         raise dg.Failure("no kept faces to split: materialise the per-source assets first")
+    balanced = balanced_sources(catalog)
+    before = faces.height
+    faces = rebalance(faces, balanced, seed=config.seed)
+    if before != faces.height:
+        context.log.info(
+            f"{before - faces.height} faces thinned so REAL == FAKE in balanced sources "
+            f"({', '.join(balanced)})"
+        )
     table = faces.select([c for c in SPLIT_COLUMNS if c in faces.columns])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -126,6 +143,8 @@ def fold_splits(
             "faces_by_source_split_label": md.table(counts, limit=100),
             "report": md.table(result.report, limit=100),
             "pin_official_splits": config.pin_official_splits,
+            "balanced_sources": ", ".join(balanced) or "none",
+            "faces_thinned_for_balance": before - faces.height,
         }
     )
 
@@ -210,12 +229,7 @@ def no_near_duplicates_across_splits(data: DataDirResource) -> dg.AssetCheckResu
 )
 def real_fake_balance(data: DataDirResource) -> dg.AssetCheckResult:
     catalog = data.catalog()
-    plans = catalog.read("frame_plans")
-    balanced = (
-        plans.filter(pl.col("strategy") == "balanced")["source"].unique().to_list()
-        if "strategy" in plans.columns
-        else []
-    )
+    balanced = balanced_sources(catalog)
     offenders = validation.real_fake_imbalance(catalog.read("splits"), balanced, 0.10)
     return _result(
         offenders.is_empty(),

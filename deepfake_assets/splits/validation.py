@@ -101,8 +101,8 @@ def real_fake_imbalance(splits: pl.DataFrame, sources: list[str], tolerance: flo
         splits.filter(pl.col("source").is_in(sources))
         .group_by("source")
         .agg(
-            (pl.col("label") == "REAL").sum().alias("real"),
-            (pl.col("label") == "FAKE").sum().alias("fake"),
+            (pl.col("label") == "REAL").sum().cast(pl.Int64).alias("real"),
+            (pl.col("label") == "FAKE").sum().cast(pl.Int64).alias("fake"),
         )
         .with_columns(
             ((pl.col("real") - pl.col("fake")).abs() / (pl.col("real") + pl.col("fake"))).alias(
