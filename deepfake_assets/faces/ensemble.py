@@ -114,7 +114,7 @@ class EnsembleConfig:
     smallest_face_frac: float = 0.1
     device: str | None = None
     threads: int | None = None
-    batch_size: int = 16
+    batch_size: int = 32  # a whole 17-frame seed-001 plan in one MTCNN batch
     blazeface_model: str | None = None
     dlib_upsample: int = 1
     lazy: bool = True

@@ -19,7 +19,7 @@ upright by the display-matrix rotation phones write instead of rotating pixels.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +88,11 @@ def read_frames(path: Path | str, indices: Sequence[int], threads: int = 1) -> D
     try:
         stream = _video_stream(container, path)
         stream.thread_count = max(1, threads)
+        wanted_set = set(todo)
+
+        def needed(pts: int | None) -> bool:
+            return pts is None or index.of_pts.get(pts) in wanted_set
+
         pos = -1  # index of the last frame the decoder gave
         frames: Iterator[av.VideoFrame] | None = None
         slack = 0  # keyframes to step back: some demuxers (MPEG-TS) land after the one asked for
@@ -107,7 +112,7 @@ def read_frames(path: Path | str, indices: Sequence[int], threads: int = 1) -> D
                     container = _open(path)
                     stream = _video_stream(container, path)
                     stream.thread_count = max(1, threads)
-                frames = _decode(container, stream, errors)
+                frames = _decode(container, stream, errors, needed)
                 fresh, at_start = True, False
             overshot = False
             for frame in frames:
@@ -221,10 +226,21 @@ def _scan(path: Path, errors: list[str]) -> _Index | None:
 
 
 def _decode(
-    container: av.container.InputContainer, stream: av.video.VideoStream, errors: list[str]
+    container: av.container.InputContainer,
+    stream: av.video.VideoStream,
+    errors: list[str],
+    needed: Callable[[int | None], bool] | None = None,
 ) -> Iterator[av.VideoFrame]:
-    """Frames from where the demuxer stands; a packet the decoder rejects is skipped."""
+    """Frames from where the demuxer stands; a packet the decoder rejects is skipped.
+
+    With `needed` (packet pts -> is this frame wanted), the decoder skips non-reference frames
+    that are not wanted: nothing depends on them, and on long-GOP H.264 they are most of what
+    seeking forward to a planned frame would otherwise decode.
+    """
+    ctx = stream.codec_context
     for packet in container.demux(stream):
+        if needed is not None:
+            ctx.skip_frame = "DEFAULT" if needed(packet.pts) else "NONREF"
         try:
             yield from packet.decode()
         except av.error.EOFError:
