@@ -116,12 +116,9 @@ def crop_and_mask_files_decode(data: DataDirResource) -> dg.AssetCheckResult:
     with ThreadPoolExecutor(max_workers=8) as pool:
         problems = [p for p in pool.map(broken, paths) if p]
     offenders = pl.DataFrame({"problem": problems}, schema={"problem": pl.Utf8})
-    metadata = {"num_files": len(paths), "num_broken": len(problems)}
-    if problems:
-        metadata["offending_rows"] = md.table(offenders, limit=20)
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(problems)} of {len(paths)} files missing or undecodable",
-        metadata=metadata,
+    return md.rows_check(
+        not problems,
+        offenders,
+        f"crop and mask files missing or undecodable (of {len(paths)})",
+        num_files=len(paths),
     )

@@ -68,3 +68,20 @@ def figure_markdown(fig, title: str = "") -> str:
     plt.close(fig)
     buffer.seek(0)
     return png_markdown(Image.open(buffer), title)
+
+
+def rows_check(passed: bool, offenders: pl.DataFrame, what: str, **extra) -> dg.AssetCheckResult:
+    """An ERROR-severity check result that names its offending rows (the first 20 as a table,
+    the first 5 inline so the CLI can print them)."""
+    metadata = {"num_offending": offenders.height, **extra}
+    if offenders.height:
+        metadata["offending_rows"] = table(offenders, limit=20)
+        metadata["first_offenders"] = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in row.items()) for row in offenders.head(5).to_dicts()
+        )
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=what if passed else f"{offenders.height} offending: {what}",
+        metadata=metadata,
+    )

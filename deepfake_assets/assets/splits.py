@@ -149,21 +149,6 @@ def fold_splits(
     )
 
 
-def _result(passed: bool, offenders: pl.DataFrame, what: str, **extra) -> dg.AssetCheckResult:
-    metadata = {"num_offending": offenders.height, **extra}
-    if offenders.height:
-        metadata["offending_rows"] = md.table(offenders, limit=20)
-        metadata["first_offenders"] = "; ".join(
-            ", ".join(f"{k}={v}" for k, v in row.items()) for row in offenders.head(5).to_dicts()
-        )
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=what if passed else f"{offenders.height} offending: {what}",
-        metadata=metadata,
-    )
-
-
 @dg.asset_check(
     asset=fold_splits,
     blocking=True,
@@ -187,7 +172,7 @@ def no_actor_leakage(data: DataDirResource) -> dg.AssetCheckResult:
             ),
         ]
     )
-    return _result(offenders.is_empty(), offenders, "actors in more than one split or fold")
+    return md.rows_check(offenders.is_empty(), offenders, "actors in more than one split or fold")
 
 
 @dg.asset_check(
@@ -198,7 +183,7 @@ def fakes_with_their_originals(data: DataDirResource) -> dg.AssetCheckResult:
     offenders = offenders.with_columns(
         pl.col("splits").list.join(","), pl.col("original_splits").list.join(",")
     )
-    return _result(offenders.is_empty(), offenders, "fakes outside their original's split")
+    return md.rows_check(offenders.is_empty(), offenders, "fakes outside their original's split")
 
 
 @dg.asset_check(
@@ -213,7 +198,7 @@ def no_near_duplicates_across_splits(data: DataDirResource) -> dg.AssetCheckResu
     offenders = validation.near_duplicates_across_splits(
         catalog.read("hashes"), catalog.read("splits"), threshold
     )
-    return _result(
+    return md.rows_check(
         offenders.is_empty(),
         offenders,
         "near-duplicate faces across splits",
@@ -231,7 +216,7 @@ def real_fake_balance(data: DataDirResource) -> dg.AssetCheckResult:
     catalog = data.catalog()
     balanced = balanced_sources(catalog)
     offenders = validation.real_fake_imbalance(catalog.read("splits"), balanced, 0.10)
-    return _result(
+    return md.rows_check(
         offenders.is_empty(),
         offenders,
         "sources out of real/fake balance",
@@ -257,7 +242,9 @@ def split_ratios(data: DataDirResource) -> dg.AssetCheckResult:
             metadata={"num_actors": actors, "note": "too few actors to hold ratios to account"},
         )
     offenders = validation.ratio_misses(splits, {"train": 0.80, "val": 0.15, "test": 0.05}, 0.05)
-    return _result(offenders.is_empty(), offenders, "split shares off target", num_actors=actors)
+    return md.rows_check(
+        offenders.is_empty(), offenders, "split shares off target", num_actors=actors
+    )
 
 
 @dg.asset_check(
