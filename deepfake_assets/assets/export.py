@@ -14,27 +14,20 @@ import dagster as dg
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
-from deepfake_assets.catalog import write_parquet_atomic
 from deepfake_assets.export.data_card import counts_figure, data_card
 from deepfake_assets.export.info import deepfakebench_json, info_table
 from deepfake_assets.jobs import DATASET
-from deepfake_assets.media.images import ImageIOError, read_png, write_bytes_atomic
+from deepfake_assets.media.images import ImageIOError, read_png
 from deepfake_assets.resources import DataDirResource
 
 
 def _link(src: Path, dst: Path) -> None:
+    """A hard link (no copy) where the filesystem allows, else a copy."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     try:
-        os.link(src, tmp)
+        os.link(src, dst)
     except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+        shutil.copyfile(src, dst)
 
 
 @dg.asset(
@@ -54,27 +47,36 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
     catalog = data.catalog()
     data_dir = data.path()
     out = data_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
     info = info_table(catalog)
     if info.is_empty():
         raise dg.Failure("nothing to export: `splits` is empty")
+    # Built beside the old export and swapped in at the end, so the folder never mixes two
+    # exports and never keeps images the new one dropped.
+    building = data_dir / f".export.{os.getpid()}.building"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
     files = [
-        (data_dir / rel, out / rel)
+        (data_dir / rel, building / rel)
         for column in ("path", "path_299", "path_raw", "mask_path")
         for rel in info[column].drop_nulls().to_list()
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda pair: _link(*pair), files))
-    context.log.info(f"linked {len(files)} images into {out}")
-    _write_text_atomic(out / "info.csv", info.write_csv())
-    write_parquet_atomic(info, out / "info.parquet")
-    _write_text_atomic(
-        out / "deepfakebench.json", json.dumps(deepfakebench_json(info, "deepfake_assets"))
+    context.log.info(f"linked {len(files)} images into the new export")
+    (building / "info.csv").write_text(info.write_csv())
+    info.write_parquet(building / "info.parquet")
+    (building / "deepfakebench.json").write_text(
+        json.dumps(deepfakebench_json(info, "deepfake_assets"))
     )
-    figure_path = out / "data_card_counts.png"
-    counts_figure(info).savefig(figure_path, dpi=90, bbox_inches="tight")
-    card = data_card(info, figure_path.name)
-    _write_text_atomic(out / "DATA_CARD.md", card)
+    figure_name = "data_card_counts.png"
+    counts_figure(info).savefig(building / figure_name, dpi=90, bbox_inches="tight")
+    card = data_card(info, figure_name)
+    (building / "DATA_CARD.md").write_text(card)
+    previous = data_dir / f".export.{os.getpid()}.previous"
+    if out.exists():
+        os.replace(out, previous)
+    os.replace(building, out)
+    shutil.rmtree(previous, ignore_errors=True)
     summary = info.group_by("source", "split", "label").len().sort("source", "split", "label")
     return dg.MaterializeResult(
         metadata={
