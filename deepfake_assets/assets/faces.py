@@ -330,7 +330,14 @@ def face_detections_and_crops(
         max_resamples=config.max_resamples,
         relative_to=data_dir,
     )
-    settings = [asdict(ensemble_config), asdict(video_cfg) | {"relative_to": None}]
+    # the layout of a staged result: bump it when VideoFaces gains a field, so that older
+    # staged results are recomputed instead of read with the field missing
+    staged_layout = 2
+    settings = [
+        asdict(ensemble_config),
+        asdict(video_cfg) | {"relative_to": None},
+        staged_layout,
+    ]
     fingerprints = dict(zip(videos["video_id"], videos["content_fingerprint"], strict=True))
     keys: dict[str, str] = {}
     for job in jobs:

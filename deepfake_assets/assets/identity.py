@@ -13,13 +13,10 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.identity.dedup import DedupParams, group_duplicates
-from deepfake_assets.identity.hashing import phash_batch, to_int64
 from deepfake_assets.jobs import DATASET, PER_SOURCE
 from deepfake_assets.media.images import read_png
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import DataDirResource
-
-HASH_BATCH = 512
 
 
 def family_expr() -> pl.Expr:
@@ -48,17 +45,11 @@ def family_expr() -> pl.Expr:
 def dedup_hashes(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.MaterializeResult:
     source_name = context.partition_key
     catalog = data.catalog()
-    data_dir = data.path()
     faces = catalog.read("faces", source_name)
     frames = catalog.read("frames", source_name)
     videos = catalog.read("videos", source_name).select("video_id", "original_video_id")
     start = time.perf_counter()
-    face_hashes: list[np.ndarray] = []
-    paths = faces["crop_160"].to_list() if faces.height else []
-    for lo in range(0, len(paths), HASH_BATCH):
-        batch = [read_png(data_dir / p) for p in paths[lo : lo + HASH_BATCH]]
-        face_hashes.append(phash_batch(batch))
-        context.log.info(f"hashed {min(lo + HASH_BATCH, len(paths))}/{len(paths)} face crops")
+    # both hashes were taken by the face workers while frames and crops were in memory
     face_items = pl.DataFrame()
     if faces.height:
         face_items = faces.select(
@@ -70,7 +61,7 @@ def dedup_hashes(context: dg.AssetExecutionContext, data: DataDirResource) -> dg
             "track",
             "label",
             pl.col("face_id"),
-            pl.Series("hash", to_int64(np.concatenate(face_hashes)), dtype=pl.Int64),
+            pl.col("phash_160").alias("hash"),
         )
     frame_items = pl.DataFrame()
     if frames.height:

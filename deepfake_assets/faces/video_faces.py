@@ -49,6 +49,7 @@ import polars as pl
 from deepfake_assets.faces.crops import CropError, CropSpec, make_crops, scale_box
 from deepfake_assets.faces.sampling import shift_indices
 from deepfake_assets.faces.tracking import Rule, TrackedFace, TrackingResult, track_faces
+from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
 from deepfake_assets.media.frames import VideoDecodeError, read_frames
 from deepfake_assets.media.images import write_png_atomic
 
@@ -75,6 +76,7 @@ FACES_SCHEMA = pl.Schema(
         "crop_160": pl.Utf8,
         "crop_299": pl.Utf8,
         "crop_raw": pl.Utf8,
+        "phash_160": pl.Int64,  # pHash of the 160x160 crop, taken while it is in memory
     }
 )
 
@@ -162,8 +164,6 @@ def _join(*parts: str | None) -> str | None:
 
 
 def _frame_hashes(frames: dict[int, np.ndarray], indices: list[int]) -> list[int]:
-    from deepfake_assets.identity.hashing import phash_batch, to_int64
-
     if not indices:
         return []
     return [int(h) for h in to_int64(phash_batch([frames[i] for i in indices]))]
@@ -182,12 +182,12 @@ def _write_crops(
     track: int,
     out_dir: Path,
     cfg: VideoFacesConfig,
-) -> dict[str, str | None]:
+) -> dict[str, str | int | None]:
     root = Path(cfg.relative_to) if cfg.relative_to is not None else Path(out_dir)
     if not cfg.write_crops:
-        return {f"crop_{k}": None for k in CROP_KINDS}
+        return {**{f"crop_{k}": None for k in CROP_KINDS}, "phash_160": None}
     crops = make_crops(frame, box, cfg.crops)
-    out: dict[str, str | None] = {}
+    out: dict[str, str | int | None] = {"phash_160": int(to_int64(phash(crops.small)))}
     for kind, img in zip(CROP_KINDS, (crops.small, crops.large, crops.raw), strict=True):
         path = crop_path(out_dir, video_id, frame_index, track, kind)
         write_png_atomic(path, img, cfg.png_compression)
