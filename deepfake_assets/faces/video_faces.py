@@ -50,7 +50,7 @@ from deepfake_assets.faces.crops import CropError, CropSpec, make_crops, scale_b
 from deepfake_assets.faces.sampling import shift_indices
 from deepfake_assets.faces.tracking import Rule, TrackedFace, TrackingResult, track_faces
 from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
-from deepfake_assets.media.frames import VideoDecodeError, read_frames
+from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError, read_frames
 from deepfake_assets.media.images import write_png_atomic
 
 if TYPE_CHECKING:
@@ -91,6 +91,11 @@ class VideoFacesConfig:
     resample_offset: int = 20
     max_resamples: int = 5
     rule: Rule = "seed001"
+    # seed001: detect a try's first frame alone first; with no face there the try can never be
+    # complete (a first frame has no neighbour to interpolate from), so the rest of the try is
+    # neither decoded nor detected and the next try starts. Same verdicts, far less work on
+    # faceless videos. False: every planned frame of every try is examined.
+    probe_first_frame: bool = True
     max_jump: float = 1.0
     max_size_ratio: float = 2.0
     min_track_fraction: float = 0.5
@@ -270,7 +275,70 @@ def _detect_video(
         res.reason = "too_few_frames: empty plan"
         return res
     max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "seed001" else 0)
+    with FrameReader(path) as reader:  # one packet scan for all tries
+        return _try_plans(reader, res, base, max_tries, video_id, ensemble, out_dir, cfg)
+
+
+def _read_and_detect(
+    reader: FrameReader, indices: list[int], ensemble: FaceEnsemble, probe: bool
+) -> tuple[DecodedFrames, list[Any] | None, bool]:
+    """Decode and detect one try's frames: ``(frames, detections, stopped_early)``.
+
+    With ``probe``, the first frame is decoded and detected alone; no face there stops the try
+    (``detections`` holds that frame's only). Detector errors propagate as ``_DetectError``.
+    """
+    if probe and len(indices) > 1:
+        try:
+            first = reader.read(indices[:1], upcoming=indices[1:])
+        except VideoDecodeError:
+            first = None  # frame 0 itself unreadable: read the whole try, which says why
+        if first is not None and first.frames:
+            try:
+                dets_first = ensemble.detect(first.frames)
+            except Exception as e:  # noqa: BLE001
+                raise _DetectError(e) from e
+            if not len(dets_first[0]):
+                return first, list(dets_first), True
+            rest = reader.read(indices[1:])
+            merged = DecodedFrames(
+                indices=first.indices + rest.indices,
+                frames=first.frames + rest.frames,
+                missing=rest.missing,
+                frame_count=rest.frame_count,
+                decoded=first.decoded + rest.decoded,
+                seeks=first.seeks + rest.seeks,
+                errors=rest.errors,
+            )
+            try:
+                dets_rest = ensemble.detect(rest.frames) if rest.frames else []
+            except Exception as e:  # noqa: BLE001
+                raise _DetectError(e) from e
+            return merged, [*dets_first, *dets_rest], False
+    decoded = reader.read(indices)
+    if not decoded.frames:
+        return decoded, None, False
+    try:
+        return decoded, list(ensemble.detect(decoded.frames)), False
+    except Exception as e:  # noqa: BLE001
+        raise _DetectError(e) from e
+
+
+class _DetectError(Exception):
+    """The detector broke (not the video): the video is ``failed``, worth retrying."""
+
+
+def _try_plans(
+    reader: FrameReader,
+    res: VideoFaces,
+    base: list[int],
+    max_tries: int,
+    video_id: str,
+    ensemble: FaceEnsemble,
+    out_dir: Path,
+    cfg: VideoFacesConfig,
+) -> VideoFaces:
     any_face = False
+    probe = cfg.probe_first_frame and cfg.rule == "seed001"
     tried: set[tuple[int, ...]] = set()
     for k in range(max_tries):
         offset = k * cfg.resample_offset
@@ -282,7 +350,10 @@ def _detect_video(
         tried.add(tuple(indices))
         res.tries += 1
         try:
-            decoded = read_frames(Path(path), indices)
+            decoded, dets, stopped = _read_and_detect(reader, indices, ensemble, probe)
+        except _DetectError as e:  # the detector broke, not the video: retryable
+            res.status, res.reason = "failed", f"detect_error: {_err(e.__cause__ or e)}"
+            return res
         except VideoDecodeError as e:
             res.reason = f"decode_error: {e}"
             return res
@@ -298,18 +369,22 @@ def _detect_video(
             "missing": list(decoded.missing),
         }
         res.attempts.append(attempt)
-        if len(decoded.frames) < max(cfg.min_frames, 1):
+        if stopped:
+            attempt.update(
+                requested=len(indices),
+                examined=1,
+                frames_with_face=0,
+                tracks=0,
+                verdict=f"no face in the first sampled frame ({indices[0]}): stopped",
+            )
+            continue
+        if len(decoded.frames) < max(cfg.min_frames, 1) or dets is None:
             res.reason = (
                 f"too_few_frames: decoded {len(decoded.frames)} of {len(indices)} planned"
                 + (f" (video has {res.frame_count})" if res.frame_count is not None else "")
             )
             return res
         res.frame_size = (int(decoded.frames[0].shape[1]), int(decoded.frames[0].shape[0]))
-        try:
-            dets = ensemble.detect(decoded.frames)
-        except Exception as e:  # noqa: BLE001 - the detector broke, not the video: retryable
-            res.status, res.reason = "failed", f"detect_error: {_err(e)}"
-            return res
         tr = track_faces(
             decoded.indices,
             dets,

@@ -69,90 +69,169 @@ def read_frames(path: Path | str, indices: Sequence[int], threads: int = 1) -> D
     Raises :class:`VideoDecodeError` when the file cannot be opened, has no video stream or
     yields no frame at all although frames were asked for.
     """
-    wanted = sorted({int(i) for i in indices})
-    if wanted and wanted[0] < 0:
-        raise ValueError(f"frame indices must be >= 0, got {wanted[0]}")
-    path = Path(path)
-    errors: list[str] = []
-    index = _scan(path, errors)
-    if index is None:
-        return _read_sequential(path, wanted, threads, errors)
+    with FrameReader(path, threads) as reader:
+        return reader.read(indices)
 
-    count = len(index.pts)
-    if index.declared and index.declared > count:
-        errors.append(f"container declares {index.declared} frames, {count} readable")
-    todo = [i for i in wanted if i < count]
-    got: dict[int, np.ndarray] = {}
-    decoded = seeks = 0
-    container = _open(path)
-    try:
-        stream = _video_stream(container, path)
-        stream.thread_count = max(1, threads)
-        wanted_set = set(todo)
+
+class FrameReader:
+    """One video, read in several steps without scanning or decoding anything twice.
+
+    The packet index is built once, and the decoder stays where the last ``read`` left it: a
+    ``read`` of later frames goes on forward from there (or seeks, as one ``read_frames`` call
+    would), so reading a plan's first frame, then its other frames, decodes what one call for
+    all of them would. Reading earlier frames seeks back. Use as a context manager, or
+    ``close()`` it.
+    """
+
+    def __init__(self, path: Path | str, threads: int = 1) -> None:
+        self.path = Path(path)
+        self.threads = max(1, threads)
+        self._scan_errors: list[str] = []
+        self._scanned = False
+        self._index: _Index | None = None
+        self._container: av.container.InputContainer | None = None
+        self._stream: av.video.VideoStream | None = None
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._pos = -1  # index of the last frame the decoder gave
+        self._slack = 0  # keyframes to step back: some demuxers land after the one asked for
+        self._at_start = True  # nothing demuxed since the container was opened
+        self._needed: set[int] = set()  # frames the decoder must not skip (this read's)
+        self._decode_errors: list[str] = []  # what the live decoder complained about
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container = self._stream = self._frames = None
+        self._pos, self._at_start = -1, True
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames the packet index lists (``None`` before the first read or without one)."""
+        return len(self._index.pts) if self._index is not None else None
+
+    def _reopen(self) -> None:
+        self.close()
+        self._container = _open(self.path)
+        self._stream = _video_stream(self._container, self.path)
+        self._stream.thread_count = self.threads
+
+    def read(self, indices: Sequence[int], upcoming: Sequence[int] = ()) -> DecodedFrames:
+        """Decode the frames at ``indices``; see :func:`read_frames`.
+
+        ``upcoming``: frames a later ``read`` will probably ask for. They are decoded rather
+        than skipped on the way (not returned), so that read can go on from here instead of
+        seeking back for a non-reference frame the decoder has already passed.
+        """
+        wanted = sorted({int(i) for i in indices})
+        if wanted and wanted[0] < 0:
+            raise ValueError(f"frame indices must be >= 0, got {wanted[0]}")
+        if not self._scanned:
+            self._index = _scan(self.path, self._scan_errors)
+            self._scanned = True
+        errors = list(self._scan_errors)
+        index = self._index
+        if index is None:
+            return _read_sequential(self.path, wanted, self.threads, errors)
+
+        count = len(index.pts)
+        if index.declared and index.declared > count:
+            errors.append(f"container declares {index.declared} frames, {count} readable")
+        todo = [i for i in wanted if i < count]
+        got: dict[int, np.ndarray] = {}
+        decoded = seeks = 0
+        self._needed = set(todo) | {int(i) for i in upcoming}
+        mark = len(self._decode_errors)
+        retried: set[int] = set()  # targets already sought again after the decoder passed them
 
         def needed(pts: int | None) -> bool:
-            return pts is None or index.of_pts.get(pts) in wanted_set
+            return pts is None or index.of_pts.get(pts) in self._needed
 
-        pos = -1  # index of the last frame the decoder gave
-        frames: Iterator[av.VideoFrame] | None = None
-        slack = 0  # keyframes to step back: some demuxers (MPEG-TS) land after the one asked for
-        at_start = True  # nothing demuxed yet
-        w_i = 0
-        while w_i < len(todo):
-            target = todo[w_i]
-            k_i = max(0, bisect.bisect_right(index.keyframes, target) - 1 - slack)
-            key = index.keyframes[k_i]
-            fresh = False
-            if frames is None or key - (pos + 1) >= MIN_SKIP:
-                if key > 0:
-                    container.seek(index.pts[key], stream=stream, backward=True, any_frame=False)
-                    seeks += 1
-                elif not at_start:  # back to the very start: reopen, no seek needed
-                    container.close()
-                    container = _open(path)
-                    stream = _video_stream(container, path)
-                    stream.thread_count = max(1, threads)
-                frames = _decode(container, stream, errors, needed)
-                fresh, at_start = True, False
-            overshot = False
-            for frame in frames:
-                decoded += 1
-                idx = index.of_pts.get(frame.pts) if frame.pts is not None else None
-                if idx is None:
-                    container.close()
-                    errors.append(f"pts {frame.pts} not in the packet index; decoding sequentially")
-                    return _read_sequential(path, wanted, threads, errors, decoded, seeks, count)
-                if fresh and idx > target:
-                    if key == 0:  # even the start overshoots: the index is wrong
-                        container.close()
-                        errors.append(f"decoding starts at frame {idx}; decoding sequentially")
-                        return _read_sequential(path, wanted, threads, errors, decoded, seeks)
-                    slack += 1
-                    overshot = True
-                    break
+        try:
+            if self._container is None:
+                self._reopen()
+            container, stream = self._container, self._stream
+            assert container is not None and stream is not None
+            w_i = 0
+            while w_i < len(todo):
+                target = todo[w_i]
+                k_i = max(0, bisect.bisect_right(index.keyframes, target) - 1 - self._slack)
+                key = index.keyframes[k_i]
                 fresh = False
-                pos = idx
-                if idx >= target:
-                    if idx == target:
-                        got[idx] = _to_rgb(frame)
+                behind = target <= self._pos  # already past it: only a seek back reaches it
+                if self._frames is None or behind or key - (self._pos + 1) >= MIN_SKIP:
+                    if key > 0:
+                        container.seek(
+                            index.pts[key], stream=stream, backward=True, any_frame=False
+                        )
+                        seeks += 1
+                    elif not self._at_start:  # back to the very start: reopen, no seek needed
+                        self._reopen()
+                        container, stream = self._container, self._stream
+                        assert container is not None and stream is not None
+                    self._frames = _decode(container, stream, self._decode_errors, needed)
+                    fresh, self._at_start = True, False
+                    self._pos = -1
+                overshot = False
+                for frame in self._frames:
+                    decoded += 1
+                    idx = index.of_pts.get(frame.pts) if frame.pts is not None else None
+                    if idx is None:
+                        self.close()
+                        self._index = None  # timestamps can't be trusted: sequential from now on
+                        errors.append(
+                            f"pts {frame.pts} not in the packet index; decoding sequentially"
+                        )
+                        return _read_sequential(
+                            self.path, wanted, self.threads, errors, decoded, seeks, count
+                        )
+                    if fresh and idx > target:
+                        if key == 0:  # even the start overshoots: the index is wrong
+                            self.close()
+                            self._index = None
+                            errors.append(f"decoding starts at frame {idx}; decoding sequentially")
+                            return _read_sequential(
+                                self.path, wanted, self.threads, errors, decoded, seeks
+                            )
+                        self._slack += 1
+                        overshot = True
+                        break
+                    if not fresh and idx > target and target not in retried and idx <= target + 64:
+                        # a frame this read wants went by undecoded: a non-reference frame an
+                        # earlier read did not need and whose packet the decoder already took
+                        retried.add(target)
+                        overshot = True  # seek again, now with this read's frames needed
+                        self._pos = idx
+                        break
+                    fresh = False
+                    self._pos = idx
+                    if idx >= target:
+                        if idx == target:
+                            got[idx] = _to_rgb(frame)
+                        break
+                else:
+                    self._frames = None  # the stream ended (or broke) before ``target``
                     break
-            else:
-                break  # the stream ended (or broke) before ``target``
-            if overshot:
-                frames = None
-                continue
-            while w_i < len(todo) and todo[w_i] <= pos:
-                w_i += 1
-    except av.error.FFmpegError as e:
-        errors.append(f"{type(e).__name__}: {e}")
-    finally:
-        container.close()
+                if overshot:
+                    self._frames = None
+                    continue
+                while w_i < len(todo) and todo[w_i] <= self._pos:
+                    w_i += 1
+        except av.error.FFmpegError as e:
+            errors.append(f"{type(e).__name__}: {e}")
+            self.close()
+        errors.extend(self._decode_errors[mark:])
 
-    if wanted and not got and (todo or count == 0):
-        raise VideoDecodeError(
-            f"{path}: no frame could be decoded ({'; '.join(errors) or 'empty'})"
-        )
-    return _result(wanted, got, count, decoded, seeks, errors)
+        if wanted and not got and (todo or count == 0):
+            raise VideoDecodeError(
+                f"{self.path}: no frame could be decoded ({'; '.join(errors) or 'empty'})"
+            )
+        return _result(wanted, got, count, decoded, seeks, errors)
 
 
 def _result(

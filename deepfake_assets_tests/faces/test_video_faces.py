@@ -266,6 +266,63 @@ def test_no_face_is_discarded_after_five_resamples(videos, ensemble, tmp_path):
     assert not (tmp_path / "empty").exists()
 
 
+class CountingEnsemble:
+    """The real ensemble, counting the frames it is asked to look at."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.frames = inner, 0
+
+    def detect(self, frames):
+        self.frames += len(frames)
+        return self.inner.detect(frames)
+
+
+def assert_same_verdict(a: VideoFaces, b: VideoFaces) -> None:
+    """Same status, reason, tries, frames and faces; boxes within 0.01 px (MTCNN's float
+    arithmetic differs in the last bits between batch sizes)."""
+    assert (a.status, a.reason, a.tries, a.frame_indices) == (
+        b.status,
+        b.reason,
+        b.tries,
+        b.frame_indices,
+    )
+    assert [(r["frame_index"], r["track"]) for r in a.faces] == [
+        (r["frame_index"], r["track"]) for r in b.faces
+    ]
+    cols = ("x1", "y1", "x2", "y2")
+    box_a = np.array([[r[k] for k in cols] for r in a.faces], dtype=float).reshape(-1, 4)
+    box_b = np.array([[r[k] for k in cols] for r in b.faces], dtype=float).reshape(-1, 4)
+    np.testing.assert_allclose(box_a, box_b, atol=0.01, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("video", "plan"),
+    [
+        ("empty", [0, 1, 30]),
+        ("partial", [0, 1, 2, 30]),
+        ("partial", [30, 35, 38]),
+        ("real", [0, 5]),
+    ],
+)
+def test_first_frame_probe_gives_the_same_verdict_for_less_work(
+    videos, ensemble, tmp_path, video, plan
+):
+    """A try whose first frame has no face can never be complete: the probe stops it there."""
+    probed, full = CountingEnsemble(ensemble), CountingEnsemble(ensemble)
+    a = process_real_video(videos[video], video, plan, probed, tmp_path / "a")
+    b = process_real_video(
+        videos[video], video, plan, full, tmp_path / "b", VideoFacesConfig(probe_first_frame=False)
+    )
+    assert_same_verdict(a, b)
+    assert probed.frames <= full.frames
+    stopped = [t for t in a.attempts if "examined" in t]
+    assert probed.frames == full.frames - sum(t["requested"] - 1 for t in stopped)
+    if video == "empty":  # every try stops at its first frame: one frame detected per try
+        assert probed.frames == a.tries == len(stopped) == 2
+        assert all(t["frames_with_face"] == 0 and "stopped" in t["verdict"] for t in stopped)
+
+
 @pytest.mark.slow
 def test_incomplete_track_is_discarded_after_five_resamples(videos, ensemble, tmp_path):
     plan = [0, 1, 2, 30]  # a face in 0-9 only
@@ -397,3 +454,12 @@ def test_fixture_videos_without_steady_faces_are_discarded(full_ensemble, tmp_pa
     res = process_real_video(_fixture(name), name, plan, full_ensemble, tmp_path)
     assert res.status == "discarded" and res.reason == reason, res.attempts
     assert res.tries == 6 and not res.faces
+    full = process_real_video(
+        _fixture(name),
+        name,
+        plan,
+        full_ensemble,
+        tmp_path,
+        VideoFacesConfig(probe_first_frame=False),
+    )
+    assert_same_verdict(full, res)  # the probe changes the work, not the verdict

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from deepfake_assets.media.frames import VideoDecodeError, read_frames
+from deepfake_assets.media.frames import FrameReader, VideoDecodeError, read_frames
 from deepfake_assets_tests.fixture_paths import SHARED_FIXTURES, requires_fixtures
 
 W, H = 128, 96
@@ -115,6 +115,61 @@ def test_unsorted_duplicate_and_out_of_range_indices(gop_video: Path) -> None:
 
 def test_every_index_once(gop_video: Path) -> None:
     assert_matches(gop_video, list(range(0, 96, 1)))
+
+
+def _check_equal(path: Path, got_indices: list[int], got_frames: list[np.ndarray]) -> None:
+    ref = decode_all(path)
+    for i, frame in zip(got_indices, got_frames, strict=True):
+        assert np.array_equal(frame, ref[i]), f"frame {i} differs from sequential decoding"
+
+
+@pytest.mark.parametrize("hint", [True, False])
+def test_reader_in_steps_gets_what_one_read_gets(gop_video: Path, hint: bool) -> None:
+    """A plan's first frame, then the rest: the same frames as one read, no second scan.
+
+    Without the ``upcoming`` hint the B-frames right after frame 0 were passed over by the
+    decoder (not needed then); the reader must notice and seek back rather than lose them.
+    """
+    plan = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 30, 50, 70, 95]
+    one = read_frames(gop_video, plan)
+    with FrameReader(gop_video) as reader:
+        first = reader.read(plan[:1], upcoming=plan[1:] if hint else ())
+        rest = reader.read(plan[1:])
+    assert first.indices == [0] and rest.indices == plan[1:]
+    assert rest.missing == [] and rest.errors == []
+    _check_equal(gop_video, first.indices + rest.indices, first.frames + rest.frames)
+    if hint:  # went on forward: exactly the decoding of the single read
+        assert first.decoded + rest.decoded == one.decoded
+        assert first.seeks + rest.seeks == one.seeks
+
+
+def test_reader_recovers_frames_the_decoder_skipped_for_an_earlier_read(gop_video: Path) -> None:
+    """Reading frame k, then k+1..k+5 with no hint: after some k the decoder has already taken
+    (and skipped) the packet of a wanted B-frame; the reader seeks back, never drops it."""
+    ref = decode_all(gop_video)
+    for k in range(24):
+        with FrameReader(gop_video) as reader:
+            reader.read([k])
+            nxt = reader.read(list(range(k + 1, k + 6)))
+        assert nxt.indices == list(range(k + 1, k + 6)) and nxt.missing == [], k
+        for i, frame in zip(nxt.indices, nxt.frames, strict=True):
+            assert np.array_equal(frame, ref[i]), (k, i)
+
+
+def test_reader_goes_back_for_earlier_frames(gop_video: Path) -> None:
+    """Seed 001's retries ask for frames before where the decoder stands."""
+    with FrameReader(gop_video) as reader:
+        late = reader.read([40, 80, 95])
+        early = reader.read([1, 20, 41])
+        again = reader.read([0])
+    assert late.indices == [40, 80, 95] and early.indices == [1, 20, 41]
+    assert again.indices == [0]
+    _check_equal(
+        gop_video,
+        late.indices + early.indices + again.indices,
+        late.frames + early.frames + again.frames,
+    )
+    assert late.frame_count == early.frame_count == 96
 
 
 def test_variable_frame_rate_uses_timestamps(tmp_path: Path) -> None:
