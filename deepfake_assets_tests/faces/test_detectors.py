@@ -367,3 +367,34 @@ def test_defaults_on_the_talking_head(default_ensemble: FaceEnsemble) -> None:
     found = default_ensemble.detect(_video("carphone_pristine.mp4", indices))
     assert [len(f) for f in found] == [1] * len(indices)
     assert min(f[0].agreement for f in found) >= 2
+
+
+# --- CUDA (runs where a GPU is present; CI has none) -------------------------------------------
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda(), reason="no CUDA device")
+def test_mtcnn_and_ensemble_on_cuda_match_cpu(
+    mtcnn: MTCNNDetector, astronaut: np.ndarray, grace: np.ndarray
+) -> None:
+    """The GPU path is the same detector: same faces, boxes within float noise of the CPU's."""
+    frames = [astronaut, grace, gradient()]
+    gpu = MTCNNDetector(device="cuda", threads=1)
+    for cpu_dets, gpu_dets in zip(mtcnn.detect(frames), gpu.detect(frames), strict=True):
+        assert len(cpu_dets) == len(gpu_dets)
+        if len(cpu_dets):
+            ious = iou_matrix(cpu_dets[:, :4], gpu_dets[:, :4])
+            assert ious.max(axis=1).min() > 0.98
+    cpu_ens = FaceEnsemble(EnsembleConfig(**FRESH_CLONE, device="cpu"))
+    gpu_ens = FaceEnsemble(EnsembleConfig(**FRESH_CLONE, device="cuda"))
+    for a, b in zip(cpu_ens.detect(frames), gpu_ens.detect(frames), strict=True):
+        assert len(a) == len(b)
+        for da, db in zip(a, b, strict=True):
+            assert da.detectors == db.detectors
+            assert iou_matrix(np.asarray([da.box]), np.asarray([db.box]))[0, 0] > 0.98
+    assert gpu_ens.describe()["models"]["mtcnn"]["device"].startswith("cuda")
