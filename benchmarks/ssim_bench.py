@@ -37,6 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results" / "ssim_bench.json",
+        help="JSON path",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -80,9 +86,8 @@ def main() -> None:
                 f"(err {r['max_abs_err_vs_skimage']:.1e})"
             )
 
-    out_dir = Path(__file__).resolve().parent / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "ssim_bench.json"
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     info = {
         "machine": platform.machine(),
