@@ -123,6 +123,9 @@ class FacesConfig(dg.Config):
     rule: str = "seed001"  # or "seed000": drop frames with no face or more than two
     resample_offset: int = 20
     max_resamples: int = 5
+    # seed001: a try whose first frame has no face stops there (it can never be complete);
+    # False examines every planned frame of every try (same verdicts, slower on faceless videos)
+    probe_first_frame: bool = True
 
 
 def _key(*parts: object) -> str:
@@ -328,6 +331,7 @@ def face_detections_and_crops(
         rule=config.rule,
         resample_offset=config.resample_offset,
         max_resamples=config.max_resamples,
+        probe_first_frame=config.probe_first_frame,
         relative_to=data_dir,
     )
     # the layout of a staged result: bump it when VideoFaces gains a field, so that older
