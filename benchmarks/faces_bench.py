@@ -1,7 +1,8 @@
 """Face extraction throughput: the pipeline per stage next to a naive baseline, same process.
 
     python benchmarks/faces_bench.py [--quick] [--device cpu|cuda] [--workers 2]
-                                     [--threads N] [--detect-max-side 640] [--out PATH]
+                                     [--parallel-copies 1] [--threads N]
+                                     [--detect-max-side 640] [--out PATH]
 
 The **pipeline** (``deepfake_assets.faces``) plans 17 frames per video (``first_and_even``),
 decodes only those by seeking (``media.frames.read_frames``), detects with the MTCNN +
@@ -20,8 +21,10 @@ Both get the same thread budget: ``--threads`` (default 1) sets ``torch.set_num_
 pipeline. (Default 1 because on a shared, oversubscribed machine two torch threads per process
 made MTCNN 4-8x *slower* than one, for both sides: the threads wait on each other at every
 op. Pass ``--threads 2`` on an idle machine.) ``run_videos_parallel`` runs ``--workers``
-processes x ``max(1, threads // workers)`` threads; it is compared both with the one-process
-baseline and with that baseline ideally scaled to the same number of cores. Models are warmed
+processes x ``max(1, threads // workers)`` threads over ``--parallel-copies`` copies of the
+set (enough jobs to keep many workers busy); it is compared with the one-process baseline, with
+the baseline run over the same jobs in as many processes (measured), and with the baseline
+ideally scaled to the same number of cores (derived). Models are warmed
 up at every video size before anything is timed (oneDNN builds kernels per input shape).
 
 Videos: the shared fixtures (``../shared/fixtures/videos``) when present, plus clips this
