@@ -79,6 +79,9 @@ def test_every_hostile_entry_is_a_recorded_row(graph):
         elif entry["kind"] == "no_face":
             assert by_video[row["video_id"]]["status"] == "discarded"
             assert by_video[row["video_id"]]["reason"] == "no_face"
+            # a coffee cup in every frame: every try stopped at its first frame
+            no_face = by_video[row["video_id"]]
+            assert no_face["tries_stopped_early"] == no_face["tries"] >= 1
     assert videos.filter(pl.col("rel_path").str.contains("../../", literal=True))[
         "status"
     ].to_list() == ["rejected"]

@@ -184,6 +184,8 @@ FACE_VIDEOS_SCHEMA = {
     "status": pl.Utf8,
     "reason": pl.Utf8,
     "tries": pl.Int64,
+    # tries that stopped at a faceless first frame (seed001 probe_first_frame)
+    "tries_stopped_early": pl.Int64,
     "num_frames": pl.Int64,
     "num_faces": pl.Int64,
     "num_tracks": pl.Int64,
@@ -221,6 +223,7 @@ def face_tables(
             "status": r.status,
             "reason": r.reason,
             "tries": r.tries,
+            "tries_stopped_early": sum(1 for a in r.attempts if "examined" in a),
             "num_frames": len(r.frame_indices),
             "num_faces": len(r.faces),
             "num_tracks": len({f["track"] for f in r.faces}),
@@ -426,6 +429,10 @@ def face_detections_and_crops(
         "discarded_by_reason": md.counts(by_reason.filter(pl.col("status") != "ok"), "why"),
         "num_faces": faces.height,
         "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
+        "num_tries": int(face_videos["tries"].sum()) if face_videos.height else 0,
+        "tries_stopped_at_faceless_first_frame": (
+            int(face_videos["tries_stopped_early"].sum()) if face_videos.height else 0
+        ),
         "faces_per_video": md.table(
             face_videos.select(
                 "video_id",
