@@ -4,13 +4,16 @@ One call handles one video and never raises: every failure (unreadable file, no 
 track that stays incomplete, a fake shorter than its original) becomes ``status`` +
 ``reason`` on the returned ``VideoFaces``, so one bad file cannot stop a source.
 
-Real videos (seed 001): decode the planned frames (one ``read_frames`` call, i.e. one decode
-pass, per try), detect with the ensemble, track. If the main face is not in every sampled
-frame after filling gaps of one, the plan is shifted by ``resample_offset`` (20) frames per
-try (``sampling.shift_indices``: the original plan + 20 k, wrapping past the end) and tried
-again, at most ``max_resamples`` (5) times; then the video is discarded. A shift that lands on
-exactly the frames of an earlier try (short videos wrap around) is skipped, not decoded again:
-the verdict would be the same. Only the final try's crops are written.
+Real videos (seed 001): decode the planned frames (one ``FrameReader`` per video: one packet
+scan for all tries, one decode pass per try), detect with the ensemble, track. The first frame
+of a try is decoded and detected alone first (``probe_first_frame``): with no face there the try
+cannot be complete (a first frame has no neighbour to interpolate from), so the rest of it is
+skipped. If the main face is not in every sampled frame after filling gaps of one, the plan is
+shifted by ``resample_offset`` (20) frames per try (``sampling.shift_indices``: the original
+plan + 20 k, wrapping past the end) and tried again, at most ``max_resamples`` (5) times; then
+the video is discarded. A shift that lands on exactly the frames of an earlier try (short videos
+wrap around) is skipped, not decoded again: the verdict would be the same. Only the final try's
+crops are written.
 
 Fake replicates are never detected on: the fake's frames at the original's final indices are
 decoded once and cropped at the original's boxes ("the same face bounding box coordinates and
@@ -118,7 +121,7 @@ class VideoFaces:
     status: Status
     reason: str | None
     frame_indices: list[int] = field(default_factory=list)  # final frames (decoded, used)
-    tries: int = 0  # read_frames calls made
+    tries: int = 0  # tries decoded (a try that wraps onto an earlier one's frames is not)
     faces: list[dict[str, Any]] = field(default_factory=list)  # FACES_SCHEMA rows
     frame_size: tuple[int, int] | None = None  # (width, height) of the decoded frames
     frame_count: int | None = None  # as the decoder reported it
@@ -370,6 +373,7 @@ def _try_plans(
         }
         res.attempts.append(attempt)
         if stopped:
+            res.frame_size = (int(decoded.frames[0].shape[1]), int(decoded.frames[0].shape[0]))
             attempt.update(
                 requested=len(indices),
                 examined=1,
