@@ -96,8 +96,11 @@ class VideoFacesConfig:
     rule: Rule = "seed001"
     # seed001: detect a try's first frame alone first; with no face there the try can never be
     # complete (a first frame has no neighbour to interpolate from), so the rest of the try is
-    # neither decoded nor detected and the next try starts. Same verdicts, far less work on
-    # faceless videos. False: every planned frame of every try is examined.
+    # neither decoded nor detected and the next try starts. Same status, frames and faces, far
+    # less work on faceless videos; a discarded video's reason reads ``no_face`` when no frame
+    # examined had one (faces only in skipped frames would otherwise have made it
+    # ``incomplete_track_after_5_resamples``). False: every planned frame of every try is
+    # examined.
     probe_first_frame: bool = True
     max_jump: float = 1.0
     max_size_ratio: float = 2.0
@@ -302,7 +305,10 @@ def _read_and_detect(
                 raise _DetectError(e) from e
             if not len(dets_first[0]):
                 return first, list(dets_first), True
-            rest = reader.read(indices[1:])
+            try:
+                rest = reader.read(indices[1:])
+            except VideoDecodeError as e:  # nothing after the first frame decodes
+                rest = DecodedFrames([], [], list(indices[1:]), first.frame_count, errors=[str(e)])
             merged = DecodedFrames(
                 indices=first.indices + rest.indices,
                 frames=first.frames + rest.frames,
@@ -310,7 +316,7 @@ def _read_and_detect(
                 frame_count=rest.frame_count,
                 decoded=first.decoded + rest.decoded,
                 seeks=first.seeks + rest.seeks,
-                errors=rest.errors,
+                errors=rest.errors + [e for e in first.errors if e not in rest.errors],
             )
             try:
                 dets_rest = ensemble.detect(rest.frames) if rest.frames else []
@@ -341,7 +347,8 @@ def _try_plans(
     cfg: VideoFacesConfig,
 ) -> VideoFaces:
     any_face = False
-    probe = cfg.probe_first_frame and cfg.rule == "seed001"
+    # min_frames > 1 wants every try's decode count checked before detection: no probe then
+    probe = cfg.probe_first_frame and cfg.rule == "seed001" and cfg.min_frames <= 1
     tried: set[tuple[int, ...]] = set()
     for k in range(max_tries):
         offset = k * cfg.resample_offset

@@ -97,6 +97,7 @@ class FrameReader:
         self._at_start = True  # nothing demuxed since the container was opened
         self._needed: set[int] = set()  # frames the decoder must not skip (this read's)
         self._decode_errors: list[str] = []  # what the live decoder complained about
+        self._count_hint: int | None = None  # packet count, once decoding went sequential
 
     def __enter__(self) -> FrameReader:
         return self
@@ -137,7 +138,9 @@ class FrameReader:
         errors = list(self._scan_errors)
         index = self._index
         if index is None:
-            return _read_sequential(self.path, wanted, self.threads, errors)
+            return _read_sequential(
+                self.path, wanted, self.threads, errors, count_hint=self._count_hint
+            )
 
         count = len(index.pts)
         if index.declared and index.declared > count:
@@ -178,12 +181,15 @@ class FrameReader:
                     fresh, self._at_start = True, False
                     self._pos = -1
                 overshot = False
+                started_fresh = fresh
                 for frame in self._frames:
                     decoded += 1
                     idx = index.of_pts.get(frame.pts) if frame.pts is not None else None
                     if idx is None:
                         self.close()
                         self._index = None  # timestamps can't be trusted: sequential from now on
+                        self._count_hint = count
+                        errors.extend(self._decode_errors[mark:])
                         errors.append(
                             f"pts {frame.pts} not in the packet index; decoding sequentially"
                         )
@@ -194,6 +200,7 @@ class FrameReader:
                         if key == 0:  # even the start overshoots: the index is wrong
                             self.close()
                             self._index = None
+                            errors.extend(self._decode_errors[mark:])
                             errors.append(f"decoding starts at frame {idx}; decoding sequentially")
                             return _read_sequential(
                                 self.path, wanted, self.threads, errors, decoded, seeks
@@ -201,7 +208,7 @@ class FrameReader:
                         self._slack += 1
                         overshot = True
                         break
-                    if not fresh and idx > target and target not in retried and idx <= target + 64:
+                    if not fresh and idx > target and target not in retried:
                         # a frame this read wants went by undecoded: a non-reference frame an
                         # earlier read did not need and whose packet the decoder already took
                         retried.add(target)
@@ -216,6 +223,10 @@ class FrameReader:
                         break
                 else:
                     self._frames = None  # the stream ended (or broke) before ``target``
+                    if not started_fresh and target not in retried:
+                        # maybe its packet went by under an earlier read: seek to it once more
+                        retried.add(target)
+                        continue
                     break
                 if overshot:
                     self._frames = None

@@ -22,12 +22,14 @@ from deepfake_assets.faces.video_faces import (
     VideoFaces,
     VideoFacesConfig,
     VideoJob,
+    _read_and_detect,
     crop_path,
     process_fake_video,
     process_orphan_fake,
     process_real_video,
     run_videos_parallel,
 )
+from deepfake_assets.media.frames import FrameReader, VideoDecodeError
 from deepfake_assets.media.images import read_png
 from deepfake_assets_tests.fixture_paths import SHARED_FIXTURES, requires_fixtures
 
@@ -321,6 +323,25 @@ def test_first_frame_probe_gives_the_same_verdict_for_less_work(
     if video == "empty":  # every try stops at its first frame: one frame detected per try
         assert probed.frames == a.tries == len(stopped) == 2
         assert all(t["frames_with_face"] == 0 and "stopped" in t["verdict"] for t in stopped)
+
+
+class _BrokenAfterFirstFrame(FrameReader):
+    """A real reader over a real file whose frames after the first fail to decode."""
+
+    def read(self, indices, upcoming=()):
+        if min(indices) > 0:
+            raise VideoDecodeError("frames after the first are corrupt")
+        return super().read(indices, upcoming)
+
+
+@pytest.mark.slow
+def test_probe_keeps_the_first_frame_when_the_rest_does_not_decode(videos, ensemble):
+    """As one read of the whole try would: the first frame, the rest reported missing."""
+    with _BrokenAfterFirstFrame(videos["real"]) as reader:
+        decoded, dets, stopped = _read_and_detect(reader, [0, 5, 9], ensemble, probe=True)
+    assert not stopped and decoded.indices == [0] and decoded.missing == [5, 9]
+    assert dets is not None and len(dets) == 1 and len(dets[0]) == 1
+    assert "corrupt" in " ".join(decoded.errors)
 
 
 @pytest.mark.slow
