@@ -80,6 +80,7 @@ from deepfake_assets.faces.video_faces import (
     process_fake_video,
     process_real_video,
     run_videos_parallel,
+    set_threads,
 )
 from deepfake_assets.media.frames import read_frames
 from deepfake_assets.media.images import write_png_atomic
@@ -330,8 +331,7 @@ _WORKER_MTCNN: Any = None
 def _baseline_worker_init(device: str, threads: int) -> None:
     """A baseline worker process: its own MTCNN, the same thread budget as a pipeline worker."""
     global _WORKER_MTCNN
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    set_threads(threads)
     from facenet_pytorch import MTCNN
 
     _WORKER_MTCNN = MTCNN(keep_all=True, device=device)
@@ -767,8 +767,7 @@ def main() -> None:  # noqa: C901 - a script: one straight run
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     load_before = _load()
     threads = max(1, args.threads)
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    set_threads(threads)
     first, evenly = (4, 4) if args.quick else (10, 7)
     repeat = max(1, args.repeat or (1 if args.quick else 2))
 

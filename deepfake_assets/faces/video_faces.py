@@ -291,44 +291,32 @@ def _read_and_detect(
     """Decode and detect one try's frames: ``(frames, detections, stopped_early)``.
 
     With ``probe``, the first frame is decoded and detected alone; no face there stops the try
-    (``detections`` holds that frame's only). Detector errors propagate as ``_DetectError``.
+    (``detections`` holds that frame's only). ``detections`` is ``None`` when nothing decoded.
+    Detector errors propagate as ``_DetectError``.
     """
+    first = None
     if probe and len(indices) > 1:
         try:
             first = reader.read(indices[:1], upcoming=indices[1:])
         except VideoDecodeError:
-            first = None  # frame 0 itself unreadable: read the whole try, which says why
-        if first is not None and first.frames:
-            try:
-                dets_first = ensemble.detect(first.frames)
-            except Exception as e:  # noqa: BLE001
-                raise _DetectError(e) from e
-            if not len(dets_first[0]):
-                return first, list(dets_first), True
-            try:
-                rest = reader.read(indices[1:])
-            except VideoDecodeError as e:  # nothing after the first frame decodes
-                rest = DecodedFrames([], [], list(indices[1:]), first.frame_count, errors=[str(e)])
-            merged = DecodedFrames(
-                indices=first.indices + rest.indices,
-                frames=first.frames + rest.frames,
-                missing=rest.missing,
-                frame_count=rest.frame_count,
-                decoded=first.decoded + rest.decoded,
-                seeks=first.seeks + rest.seeks,
-                errors=rest.errors + [e for e in first.errors if e not in rest.errors],
-            )
-            try:
-                dets_rest = ensemble.detect(rest.frames) if rest.frames else []
-            except Exception as e:  # noqa: BLE001
-                raise _DetectError(e) from e
-            return merged, [*dets_first, *dets_rest], False
-    decoded = reader.read(indices)
-    if not decoded.frames:
-        return decoded, None, False
+            first = None  # the first frame itself is unreadable: read the whole try, which says why
+    if first is None or not first.frames:
+        decoded = reader.read(indices)
+        return decoded, (_detect(ensemble, decoded.frames) if decoded.frames else None), False
+    dets = _detect(ensemble, first.frames)
+    if not dets[0]:
+        return first, dets, True
     try:
-        return decoded, list(ensemble.detect(decoded.frames)), False
-    except Exception as e:  # noqa: BLE001
+        rest = reader.read(indices[1:])
+    except VideoDecodeError as e:  # nothing after the first frame decodes
+        rest = DecodedFrames([], [], list(indices[1:]), first.frame_count, errors=[str(e)])
+    return first.followed_by(rest), dets + _detect(ensemble, rest.frames), False
+
+
+def _detect(ensemble: FaceEnsemble, frames: list[np.ndarray]) -> list[Any]:
+    try:
+        return list(ensemble.detect(frames)) if frames else []
+    except Exception as e:  # noqa: BLE001 - whatever the detector raises, it is not the video
         raise _DetectError(e) from e
 
 
@@ -379,10 +367,10 @@ def _try_plans(
             "missing": list(decoded.missing),
         }
         res.attempts.append(attempt)
-        if stopped:
+        if decoded.frames:
             res.frame_size = (int(decoded.frames[0].shape[1]), int(decoded.frames[0].shape[0]))
+        if stopped:
             attempt.update(
-                requested=len(indices),
                 examined=1,
                 frames_with_face=0,
                 tracks=0,
@@ -395,7 +383,6 @@ def _try_plans(
                 + (f" (video has {res.frame_count})" if res.frame_count is not None else "")
             )
             return res
-        res.frame_size = (int(decoded.frames[0].shape[1]), int(decoded.frames[0].shape[0]))
         tr = track_faces(
             decoded.indices,
             dets,
@@ -619,7 +606,9 @@ class VideoJob:
 _WORKER_ENSEMBLE: Any = None
 
 
-def _set_threads(threads: int) -> None:
+def set_threads(threads: int) -> None:
+    """torch's and OpenCV's thread counts for this process (every worker sets them: left at
+    their defaults, processes sharing cores made MTCNN many times slower)."""
     import cv2
     import torch
 
@@ -630,7 +619,7 @@ def _set_threads(threads: int) -> None:
 def _init_worker(ensemble_config: EnsembleConfig | None, threads: int) -> None:
     """Pool initializer: thread counts, then one ensemble per worker process."""
     global _WORKER_ENSEMBLE
-    _set_threads(threads)
+    set_threads(threads)
     from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
 
     _WORKER_ENSEMBLE = FaceEnsemble(ensemble_config or EnsembleConfig())
@@ -719,7 +708,7 @@ def run_videos_parallel(
 
     if workers <= 0:
         if ensemble is None and detect_jobs:
-            _set_threads(threads_per_worker)
+            set_threads(threads_per_worker)
             from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
 
             ensemble = FaceEnsemble(ensemble_config or EnsembleConfig())

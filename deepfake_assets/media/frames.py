@@ -53,6 +53,18 @@ class DecodedFrames:
     seeks: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def followed_by(self, later: DecodedFrames) -> DecodedFrames:
+        """This read and a ``later`` one of the same reader (its frames all after these)."""
+        return DecodedFrames(
+            indices=self.indices + later.indices,
+            frames=self.frames + later.frames,
+            missing=self.missing + later.missing,
+            frame_count=later.frame_count if later.frame_count is not None else self.frame_count,
+            decoded=self.decoded + later.decoded,
+            seeks=self.seeks + later.seeks,
+            errors=later.errors + [e for e in self.errors if e not in later.errors],
+        )
+
 
 @dataclass
 class _Index:
