@@ -37,9 +37,7 @@ def test_header_only_manifest_runs_every_per_source_stage_to_empty_tables(
         assert got.schema == catalog.read(table, "tiny").schema, table
 
 
-def test_a_source_with_no_usable_video_and_one_unreadable_part_succeeds(
-    data_env, tmp_path, capsys
-):
+def test_a_source_with_no_usable_video_and_one_unreadable_part_succeeds(data_env, tmp_path, capsys):
     root = tmp_path / "parts"
     for part, name in (("part_0", "a.mp4"), ("part_2", "c.mp4")):
         (root / part).mkdir(parents=True)

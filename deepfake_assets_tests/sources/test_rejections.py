@@ -41,7 +41,8 @@ def test_dfdc_duplicate_key_with_different_labels_is_rejected_naming_both(tmp_pa
 
 def test_dfdc_identical_duplicate_key_is_one_accepted_row(tmp_path):
     (tmp_path / "metadata.json").write_text(
-        '{"a.mp4": {"label": "REAL", "split": "train"}, "a.mp4": {"label": "real", "split": "train"}}'
+        '{"a.mp4": {"label": "REAL", "split": "train"},\n'
+        ' "a.mp4": {"label": "real", "split": "train"}}'
     )
     table = read_source(tmp_path)
     assert table.height == 1
