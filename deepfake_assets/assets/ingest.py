@@ -46,7 +46,11 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
     except SourceFormatError as exc:
         raise dg.Failure(f"source {source_name!r} ({root}): {exc}") from exc
     listed = listing.videos
-    context.log.info(f"{source_name}: {listed.height} videos listed by the {source.format} adapter")
+    rejected = listed.get_column("reject_reason").drop_nulls().len()
+    context.log.info(
+        f"{source_name}: {listed.height} videos listed by the {source.format} adapter"
+        + (f" ({rejected} entries rejected)" if rejected else "")
+    )
     for problem in listing.problems:
         context.log.warning(f"{source_name}: {problem.path}: {problem.reason}")
 
