@@ -60,8 +60,9 @@ class _Record:
 
     line: int
     fields: dict[str, str | None]
+    label: str | None = None  # REAL/FAKE; None when rejected
     reject: str | None = None
-    lines: tuple[int, ...] = ()  # every line listing this path, once it is seen twice
+    conflict: bool = False  # rejected because two lines list the path differently
 
 
 def read(root: Path) -> pl.DataFrame:
@@ -81,8 +82,7 @@ def list_videos(root: Path) -> SourceListing:
 
     by_path: dict[str, _Record] = {}
     for record in records:
-        rel = record.fields["path"]
-        assert rel is not None
+        rel = str(record.fields["path"])
         previous = by_path.get(rel)
         by_path[rel] = record if previous is None else _merge(previous, record)
     unique = list(by_path.values())
@@ -104,7 +104,7 @@ def list_videos(root: Path) -> SourceListing:
             {
                 "video_id": vid,
                 "rel_path": fields["path"],
-                "label": normalise_label(fields["label"], ""),
+                "label": record.label,
                 "original_video_id": _original_id(original, id_of, known_ids) if original else None,
                 "method": fields.get("method"),
                 "actor_hint": fields.get("actor"),
@@ -121,7 +121,7 @@ def list_videos(root: Path) -> SourceListing:
         lines = ", ".join(str(n) for n in unnamed[:10]) + (", ..." if len(unnamed) > 10 else "")
         problems = (
             MetadataProblem(
-                MANIFEST_NAME, f"{len(unnamed)} rows without a path skipped (line {lines})"
+                MANIFEST_NAME, f"{len(unnamed)} row(s) without a path skipped (line {lines})"
             ),
         )
     return SourceListing(build_video_table(rows), problems)
@@ -130,39 +130,36 @@ def list_videos(root: Path) -> SourceListing:
 def _checked(line: int, fields: dict[str, str | None]) -> _Record:
     """A row whose label parses is accepted; else it is rejected with the reason."""
     try:
-        normalise_label(fields.get("label"), f"{MANIFEST_NAME} line {line}")
+        label = normalise_label(fields.get("label"), f"{MANIFEST_NAME} line {line}")
     except SourceFormatError as exc:
-        return _Record(line, fields, str(exc))
-    return _Record(line, fields)
+        return _Record(line, fields, reject=str(exc))
+    return _Record(line, fields, label=label)
 
 
 def _comparable(record: _Record) -> dict[str, str | None]:
     """The row's values as they are read: the label normalised when it parses."""
-    fields = dict(record.fields)
-    if record.reject is None:
-        fields["label"] = normalise_label(fields["label"], "")
-    return fields
+    return record.fields | ({"label": record.label} if record.label else {})
 
 
 def _merge(previous: _Record, record: _Record) -> _Record:
     """One path on two lines: one row when the values agree, else rejected naming both."""
-    if previous.lines:  # already a conflict: keep it, noting the line
-        return _Record(previous.line, previous.fields, previous.reject, previous.lines)
-    a, b = _comparable(previous), _comparable(record)
-    if a == b and previous.reject == record.reject:
+    if previous.conflict:  # the first disagreement is the one reported
         return previous
+    a, b = _comparable(previous), _comparable(record)
+    if a == b and (previous.reject is None) == (record.reject is None):
+        return previous  # identical rows (a bad label twice stays one rejected row)
     differ = [
         f"{k} {previous.fields.get(k)!r} vs {record.fields.get(k)!r}"
         for k in sorted(set(a) | set(b))
         if a.get(k) != b.get(k)
     ]
-    if not differ and record.reject:  # same values, one of them unreadable (too many fields)
-        differ = [record.reject]
+    if not differ:  # same values, one line unreadable (too many fields)
+        differ = [str(record.reject or previous.reject)]
     reason = (
         f"{MANIFEST_NAME}: path {previous.fields['path']!r} listed on lines {previous.line} and "
         f"{record.line} with different values: {', '.join(differ)}"
     )
-    return _Record(previous.line, previous.fields, reason, (previous.line, record.line))
+    return _Record(previous.line, previous.fields, reject=reason, conflict=True)
 
 
 def _read_csv(path: Path) -> tuple[list[_Record], list[int]]:
@@ -206,8 +203,8 @@ def _read_csv(path: Path) -> tuple[list[_Record], list[int]]:
                         _Record(
                             line,
                             fields,
-                            f"{MANIFEST_NAME} line {line}: {len(values)} fields but the header "
-                            f"has {len(columns)} (an unquoted comma?)",
+                            reject=f"{MANIFEST_NAME} line {line}: {len(values)} fields but the "
+                            f"header has {len(columns)} (an unquoted comma?)",
                         )
                     )
                     continue

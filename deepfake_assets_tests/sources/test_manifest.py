@@ -44,7 +44,7 @@ def test_manifest_overrides_other_markers(tmp_path):
     [
         # bad rows are rejected rows (test_rejections.py); these are whole-file errors
         ("path,kind\na.mp4,REAL\n", r"missing required column\(s\) \['label'\]"),
-        ("path,label\n,REAL\n", r"manifest.csv: 1 rows without a path skipped \(line 2\)"),
+        ("path,label\n,REAL\n", r"manifest.csv: 1 row\(s\) without a path skipped \(line 2\)"),
         ("", "empty file"),
     ],
 )

@@ -188,3 +188,10 @@ def test_a_fake_whose_original_is_rejected_is_an_orphan(tmp_path):
     fake = videos.filter(pl.col("video_id") == "f").row(0, named=True)
     assert fake["orphan_fake"] and "rejected" in fake["orphan_reason"]
     json.dumps(videos.to_dicts())  # plain values only
+
+
+def test_manifest_same_bad_row_twice_is_one_rejected_row(tmp_path):
+    _manifest(tmp_path, "path,label\na.mp4,perhaps\nb.mp4,REAL\na.mp4,perhaps\n")
+    rows = _rows(read_source(tmp_path))
+    assert "unknown label 'perhaps'" in rows["a.mp4"]["reject_reason"]
+    assert "listed on lines" not in rows["a.mp4"]["reject_reason"]
