@@ -56,6 +56,10 @@ class CatalogError(RuntimeError):
     """A catalog operation that cannot go on (bad table name, unreadable file)."""
 
 
+class MissingPartitionError(CatalogError):
+    """A partition that was never written (its asset has not run), as opposed to an empty one."""
+
+
 def _check_table(table: str) -> None:
     if table not in PARTITIONED_TABLES + GLOBAL_TABLES:
         raise CatalogError(f"unknown catalog table {table!r}")
@@ -170,6 +174,21 @@ class Catalog:
         if not paths:
             return pl.DataFrame()
         return pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
+
+    def require(self, table: str, partition: str = ALL_PARTITIONS, *, writer: str) -> pl.DataFrame:
+        """One partition that must have been written, by the asset ``writer``.
+
+        A source that lists no videos (or no usable ones) writes empty tables with their
+        schema, and that is a valid input: only an absent file means "not materialised yet".
+        ``read`` cannot tell the two apart (both are empty frames), so stages use this.
+        """
+        path = self.partition_path(table, partition)
+        if not path.exists():
+            what = f"for {partition!r}" if partition != ALL_PARTITIONS else "over all sources"
+            raise MissingPartitionError(
+                f"no `{table}` table {what} yet: materialise `{writer}` first"
+            )
+        return pl.read_parquet(path)
 
     def has(self, table: str, partition: str = ALL_PARTITIONS) -> bool:
         return self.partition_path(table, partition).exists()

@@ -63,6 +63,23 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
     _sync_partition(_instance(), source.name)
     flags = " (test only)" if source.test_only else ""
     print(f"registered {source.name}: {source.path} as {source.format}{flags}")
+    # what the `videos` step will record anyway, said now while the folder can still be fixed
+    from deepfake_assets.sources import SourceFormatError, list_source
+
+    try:
+        listing = list_source(source.root, source.format)
+    except SourceFormatError as exc:
+        print(f"warning: {source.name}: its `videos` step will fail: {exc}", file=sys.stderr)
+    else:
+        for problem in listing.problems:
+            print(f"warning: {source.name}: {problem.path}: {problem.reason}", file=sys.stderr)
+        rejected = listing.videos.get_column("reject_reason").drop_nulls()
+        if len(rejected):
+            print(
+                f"warning: {source.name}: {len(rejected)} entries will be rejected, e.g. "
+                f"{rejected[0]}",
+                file=sys.stderr,
+            )
     return 0
 
 

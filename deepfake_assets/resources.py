@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from deepfake_assets import config
-from deepfake_assets.catalog import Catalog
+from deepfake_assets.catalog import Catalog, MissingPartitionError
 from deepfake_assets.registry import SourceRegistry
 
 
@@ -21,6 +22,14 @@ class DataDirResource(dg.ConfigurableResource):
 
     def catalog(self) -> Catalog:
         return Catalog(self.path())
+
+    def require(self, table: str, partition: str, writer: str) -> pl.DataFrame:
+        """A catalog partition an asset needs; absent (never written) fails the step clearly,
+        empty (a source with nothing usable) is returned as is."""
+        try:
+            return self.catalog().require(table, partition, writer=writer)
+        except MissingPartitionError as exc:
+            raise dg.Failure(str(exc)) from exc
 
     def registry(self) -> SourceRegistry:
         return SourceRegistry(self.path())

@@ -6,6 +6,8 @@ import polars as pl
 
 from deepfake_assets.catalog import Catalog
 
+MAX_REJECTED_SHOWN = 5  # rejected entries and unreadable metadata files named per source
+
 
 def summary_lines(
     names: list[str], catalog: Catalog | None = None, with_export: bool = True
@@ -13,9 +15,12 @@ def summary_lines(
     catalog = catalog or Catalog()
     lines = [f"\nCatalog: {catalog.db_path} (tables: {', '.join(tables(catalog))})"]
     for name in names:
+        if not catalog.has("videos", name):
+            lines.append(f"  {name}: no manifest yet")
+            continue
         videos = catalog.read("videos", name)
         if videos.is_empty():
-            lines.append(f"  {name}: no manifest yet")
+            lines.append(f"  {name}: 0 videos listed")
             continue
         by_status = videos.group_by("status").len().sort("status")
         status = ", ".join(f"{r['status']}={r['len']}" for r in by_status.to_dicts())
@@ -24,6 +29,14 @@ def summary_lines(
             f"{r['label']}={r['len']}" for r in ok.group_by("label").len().sort("label").to_dicts()
         )
         lines.append(f"  {name}: {videos.height} videos ({status}); usable: {labels}")
+        rejected = videos.filter(pl.col("status") == "rejected")
+        for row in rejected.head(MAX_REJECTED_SHOWN).select("rel_path", "reason").to_dicts():
+            lines.append(f"    rejected {row['rel_path']}: {row['reason']}")
+        if rejected.height > MAX_REJECTED_SHOWN:
+            lines.append(
+                f"    ... {rejected.height - MAX_REJECTED_SHOWN} more rejected "
+                "(select * from videos where status = 'rejected')"
+            )
         face_videos = catalog.read("face_videos", name)
         if not face_videos.is_empty():
             kept = face_videos.filter(pl.col("status") == "ok").height

@@ -1,8 +1,11 @@
 """The video manifest: an adapter's table of listed videos, checked and probed on disk.
 
 Every listed video becomes exactly one row with a `status` and a `reason`: paths that escape the
-dataset folder are rejected without being opened, missing and undecodable files are recorded,
-and fakes whose original is not usable are flagged so later stages detect on them directly.
+dataset folder and entries the adapter rejected (bad label, conflicting duplicates) are rejected
+without being opened, missing and undecodable files are recorded, and fakes whose original is not
+usable are flagged so later stages detect on them directly. A metadata file the adapter could
+not read at all is one `rejected` row too (its path as `rel_path`, no label), so the catalog
+says which part of a dataset is not listed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import polars as pl
 from deepfake_assets.media.probe import STATUS_OK, STATUS_REJECTED, VideoProbe, probe_video
 from deepfake_assets.sources.fingerprint import file_content_fingerprint
 from deepfake_assets.sources.safe_paths import resolve_inside
+from deepfake_assets.sources.schema import MetadataProblem
 
 PROBE_COLUMNS = {
     "status": pl.Utf8,
@@ -33,7 +37,11 @@ PROBE_COLUMNS = {
 }
 
 
-def _probe_one(root: Path, rel_path: str) -> tuple[VideoProbe, str | None, str | None]:
+def _probe_one(
+    root: Path, rel_path: str, reject_reason: str | None
+) -> tuple[VideoProbe, str | None, str | None]:
+    if reject_reason is not None:
+        return VideoProbe(status=STATUS_REJECTED, reason=reject_reason), None, None
     resolved = resolve_inside(root, rel_path)
     if resolved is None:
         probe = VideoProbe(
@@ -56,20 +64,40 @@ def build_manifest(
     root: Path,
     listed: pl.DataFrame,
     *,
+    problems: tuple[MetadataProblem, ...] = (),
     workers: int = 4,
     progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
-    """Probe every row of an adapter's table; returns the `videos` catalog table."""
+    """Probe every row of an adapter's table; returns the `videos` catalog table.
+
+    The adapter's `reject_reason` becomes the row's status and reason (the column is dropped);
+    each of the adapter's `problems` becomes a `rejected` row named after its metadata file.
+    """
     rows = listed.to_dicts()
+    for row in rows:
+        if row.get("reject_reason") is not None:
+            row["reject_reason"] += "; not opened"
+    taken = {row["video_id"] for row in rows}
+    for problem in problems:
+        vid = problem.path if problem.path not in taken else f"{problem.path} (metadata)"
+        taken.add(vid)
+        blank = dict.fromkeys(listed.columns)
+        rows.append(
+            blank | {"video_id": vid, "rel_path": problem.path, "reject_reason": problem.reason}
+        )
     probes: list[tuple[VideoProbe, str | None, str | None]] = [None] * len(rows)  # type: ignore[list-item]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(_probe_one, root, row["rel_path"]): i for i, row in enumerate(rows)}
+        futures = {
+            pool.submit(_probe_one, root, row["rel_path"], row.get("reject_reason")): i
+            for i, row in enumerate(rows)
+        }
         for done, future in enumerate(as_completed(futures), start=1):
             probes[futures[future]] = future.result()
             if progress is not None:
                 progress(done, len(rows))
     out = []
     for row, (probe, abs_path, fingerprint) in zip(rows, probes, strict=True):
+        row.pop("reject_reason", None)
         out.append(
             {
                 "source": source,
@@ -79,7 +107,8 @@ def build_manifest(
                 "content_fingerprint": fingerprint,
             }
         )
-    schema = {"source": pl.Utf8, **dict(listed.schema), "abs_path": pl.Utf8, **PROBE_COLUMNS}
+    listed_schema = {k: v for k, v in listed.schema.items() if k != "reject_reason"}
+    schema = {"source": pl.Utf8, **listed_schema, "abs_path": pl.Utf8, **PROBE_COLUMNS}
     schema["content_fingerprint"] = pl.Utf8
     table = pl.DataFrame(out, schema=schema, orient="row") if out else pl.DataFrame(schema=schema)
     return flag_orphan_fakes(table)

@@ -58,3 +58,18 @@ def test_deleting_a_partition_drops_only_its_rows(tmp_path):
     catalog.write("videos", pl.DataFrame({"video_id": ["b"]}), "s2")
     assert sorted(catalog.delete_partition("s1")) == ["faces", "videos"]
     assert catalog.read("videos")["video_id"].to_list() == ["b"]
+
+
+def test_require_tells_a_partition_never_written_from_an_empty_one(tmp_path):
+    import pytest
+
+    from deepfake_assets.catalog import MissingPartitionError
+
+    catalog = Catalog(tmp_path)
+    with pytest.raises(
+        MissingPartitionError, match=r"no `faces` table for 's' yet: .*`face_crops`"
+    ):
+        catalog.require("faces", "s", writer="face_crops")
+    catalog.write("faces", pl.DataFrame(schema={"face_id": pl.Utf8, "track": pl.Int32}), "s")
+    empty = catalog.require("faces", "s", writer="face_crops")
+    assert empty.height == 0 and empty.schema == {"face_id": pl.Utf8, "track": pl.Int32}

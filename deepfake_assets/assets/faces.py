@@ -70,9 +70,7 @@ def sampled_frames(
     strategy = config.strategy or source.sampling or DEFAULT_STRATEGY
     if strategy not in STRATEGIES:
         raise dg.Failure(f"unknown sampling strategy {strategy!r}; choose one of {STRATEGIES}")
-    videos = catalog.read("videos", source_name)
-    if videos.is_empty():
-        raise dg.Failure(f"no manifest for {source_name!r}: materialise `videos` first")
+    videos = data.require("videos", source_name, writer="videos")  # empty: nothing to plan
     usable = videos.filter(pl.col("status") == "ok").with_columns(
         # a fake whose original is unusable is planned (and later detected) on its own
         pl.when(pl.col("orphan_fake"))
@@ -203,7 +201,9 @@ def face_tables(
     faces = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FACES_SCHEMA)
     faces = faces.with_columns(
         pl.lit(source).alias("source"),
-        pl.col("video_id").replace_strict(labels, default=None).alias("label"),
+        pl.col("video_id")
+        .replace_strict(labels, default=None, return_dtype=pl.Utf8)
+        .alias("label"),
     ).with_columns(
         (
             pl.lit(source + "/")
@@ -321,10 +321,8 @@ def face_detections_and_crops(
     source_name = context.partition_key
     catalog = data.catalog()
     data_dir = data.path()
-    videos = catalog.read("videos", source_name)
-    plan_table = catalog.read("frame_plans", source_name)
-    if videos.is_empty() or plan_table.is_empty():
-        raise dg.Failure(f"{source_name!r}: materialise `videos` and `sampled_frames` first")
+    videos = data.require("videos", source_name, writer="videos")
+    plan_table = data.require("frame_plans", source_name, writer="sampled_frames")
     plans: dict[str, list[int]] = {}
     for vid, idx in zip(plan_table["video_id"], plan_table["frame_index"], strict=True):
         plans.setdefault(vid, []).append(int(idx))

@@ -28,6 +28,10 @@ FAKE_GROUPS_SCHEMA = {
     "ssim": pl.Float64,
     "mask_area": pl.Float64,
     "mask_path": pl.Utf8,
+    # per video, joined onto every face
+    "video_ssim_mean": pl.Float64,
+    "fake_level": pl.Int8,
+    "unaltered": pl.Boolean,
 }
 
 
@@ -88,8 +92,8 @@ def fake_groups(
     source_name = context.partition_key
     catalog = data.catalog()
     data_dir = data.path()
-    faces = catalog.read("faces", source_name)
-    pairs = fake_pairs(faces) if faces.height else pl.DataFrame()
+    faces = data.require("faces", source_name, writer="face_crops")
+    pairs = fake_pairs(faces)
     if pairs.is_empty():
         catalog.write("fake_groups", pl.DataFrame(schema=FAKE_GROUPS_SCHEMA), source_name)
         return dg.MaterializeResult(metadata={"num_fake_faces": 0, "note": "no fake faces"})
@@ -140,7 +144,7 @@ def fake_groups(
         pl.col("level").alias("fake_level"),
         "unaltered",
     )
-    table = table.join(per_video, on="video_id", how="left")
+    table = table.join(per_video, on="video_id", how="left").cast(FAKE_GROUPS_SCHEMA)
     catalog.write("fake_groups", table, source_name)
 
     metadata = {

@@ -45,46 +45,43 @@ def family_expr() -> pl.Expr:
 def dedup_hashes(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.MaterializeResult:
     source_name = context.partition_key
     catalog = data.catalog()
-    faces = catalog.read("faces", source_name)
-    frames = catalog.read("frames", source_name)
-    videos = catalog.read("videos", source_name).select("video_id", "original_video_id")
+    # empty tables (a source with no usable video) give an empty `hashes` table, same schema
+    faces = data.require("faces", source_name, writer="face_detections")
+    frames = data.require("frames", source_name, writer="face_detections")
+    videos = data.require("videos", source_name, writer="videos").select(
+        "video_id", "original_video_id"
+    )
     start = time.perf_counter()
     # both hashes were taken by the face workers while frames and crops were in memory
-    face_items = pl.DataFrame()
-    if faces.height:
-        face_items = faces.select(
-            pl.col("face_id").alias("item_id"),
-            pl.lit("face").alias("kind"),
-            "source",
-            "video_id",
-            "frame_index",
-            "track",
-            "label",
-            pl.col("face_id"),
-            pl.col("phash_160").alias("hash"),
-        )
-    frame_items = pl.DataFrame()
-    if frames.height:
-        frame_items = frames.select(
-            (
-                pl.col("source")
-                + "/"
-                + pl.col("video_id")
-                + "/"
-                + pl.col("frame_index").cast(pl.Utf8).str.zfill(6)
-            ).alias("item_id"),
-            pl.lit("frame").alias("kind"),
-            "source",
-            "video_id",
-            "frame_index",
-            pl.lit(None, dtype=pl.Int32).alias("track"),
-            "label",
-            pl.lit(None, dtype=pl.Utf8).alias("face_id"),
-            pl.col("phash").alias("hash"),
-        )
-    items = pl.concat([t for t in (face_items, frame_items) if t.height], how="diagonal_relaxed")
-    if items.is_empty():
-        raise dg.Failure(f"{source_name!r} has no faces or frames to hash")
+    face_items = faces.select(
+        pl.col("face_id").alias("item_id"),
+        pl.lit("face").alias("kind"),
+        "source",
+        "video_id",
+        "frame_index",
+        "track",
+        "label",
+        pl.col("face_id"),
+        pl.col("phash_160").alias("hash"),
+    )
+    frame_items = frames.select(
+        (
+            pl.col("source")
+            + "/"
+            + pl.col("video_id")
+            + "/"
+            + pl.col("frame_index").cast(pl.Utf8).str.zfill(6)
+        ).alias("item_id"),
+        pl.lit("frame").alias("kind"),
+        "source",
+        "video_id",
+        "frame_index",
+        pl.lit(None, dtype=faces.schema["track"]).alias("track"),
+        "label",
+        pl.lit(None, dtype=pl.Utf8).alias("face_id"),
+        pl.col("phash").alias("hash"),
+    )
+    items = pl.concat([face_items, frame_items], how="vertical_relaxed")
     items = items.join(videos, on="video_id", how="left").with_columns(
         family_expr().alias("family_id")
     )
@@ -208,10 +205,8 @@ def face_embeddings(
     source_name = context.partition_key
     catalog = data.catalog()
     data_dir = data.path()
-    faces = catalog.read("faces", source_name)
-    roles = catalog.read("face_videos", source_name).select("video_id", "role")
-    if faces.is_empty():
-        raise dg.Failure(f"{source_name!r} has no faces: materialise `face_crops` first")
+    faces = data.require("faces", source_name, writer="face_crops")  # empty: empty table
+    roles = data.require("face_videos", source_name, writer="face_crops").select("video_id", "role")
     wanted = faces.join(roles, on="video_id").filter(pl.col("role") != "fake")
     embedder = load_embedder(config.model, weights_path=config.weights_path or None)
     context.log.info(f"embedding {wanted.height} faces with {embedder.name}")

@@ -8,7 +8,7 @@ from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.registry import RegistryError
 from deepfake_assets.resources import DataDirResource
-from deepfake_assets.sources import SourceFormatError, read_source
+from deepfake_assets.sources import SourceFormatError, list_source
 from deepfake_assets.sources.fingerprint import folder_fingerprint
 from deepfake_assets.video_manifest import build_manifest
 
@@ -22,8 +22,10 @@ from deepfake_assets.video_manifest import build_manifest
     description=(
         "Every video a source dataset lists, read by its format adapter and probed with PyAV "
         "(codec, fps, frame count, size, rotation, content fingerprint). Missing, corrupt and "
-        "empty files and paths outside the dataset become rows with a status and a reason; "
-        "fakes whose original is unusable are flagged. Catalog table `videos`."
+        "empty files, paths outside the dataset, entries with a bad label or listed twice "
+        "with different values, and metadata files that do not parse become rows with a "
+        "status and a reason; fakes whose original is unusable are flagged. Catalog table "
+        "`videos`."
     ),
 )
 def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.MaterializeResult:
@@ -40,18 +42,25 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
         )
     fingerprint = folder_fingerprint(root)
     try:
-        listed = read_source(root, source.format)
+        listing = list_source(root, source.format)
     except SourceFormatError as exc:
         raise dg.Failure(f"source {source_name!r} ({root}): {exc}") from exc
-    context.log.info(f"{source_name}: {listed.height} videos listed by the {source.format} adapter")
+    listed = listing.videos
+    rejected = listed.get_column("reject_reason").drop_nulls().len()
+    context.log.info(
+        f"{source_name}: {listed.height} videos listed by the {source.format} adapter"
+        + (f" ({rejected} entries rejected)" if rejected else "")
+    )
+    for problem in listing.problems:
+        context.log.warning(f"{source_name}: {problem.path}: {problem.reason}")
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1, total // 10) == 0:
             context.log.info(f"probed {done}/{total} videos")
 
-    table = build_manifest(source_name, root, listed, progress=progress).with_columns(
-        pl.lit(source.test_only).alias("test_only")
-    )
+    table = build_manifest(
+        source_name, root, listed, problems=listing.problems, progress=progress
+    ).with_columns(pl.lit(source.test_only).alias("test_only"))
     if folder_fingerprint(root) != fingerprint:
         context.log.warning(
             f"source folder {root} changed while it was being read; the schedule will pick "
@@ -67,6 +76,11 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
             "num_videos": table.height,
             "num_ok": int((table.get_column("status") == "ok").sum()),
             "num_orphan_fakes": int(table.get_column("orphan_fake").sum()),
+            "num_rejected": int((table.get_column("status") == "rejected").sum()),
+            # metadata files (or parts of them) that list nothing: each is also a rejected row
+            "metadata_problems": dg.MetadataValue.json(
+                [{"path": p.path, "reason": p.reason} for p in listing.problems]
+            ),
             "by_status": md.counts(table, "status"),
             "by_label": md.counts(table.filter(pl.col("status") == "ok"), "label"),
             "problems": md.table(

@@ -6,6 +6,7 @@ from deepfake_assets.sources.formats import (
     FORMAT_NAMES,
     SOURCE_FORMATS,
     detect_format,
+    list_source,
     normalise_format_name,
     read_source,
 )
@@ -13,12 +14,16 @@ from deepfake_assets.sources.safe_paths import resolve_inside
 from deepfake_assets.sources.schema import (
     VIDEO_TABLE_COLUMNS,
     VIDEO_TABLE_SCHEMA,
+    MetadataProblem,
+    SourceListing,
     empty_video_table,
     validate_video_table,
 )
 
 __all__ = [
     "FORMAT_NAMES",
+    "MetadataProblem",
+    "SourceListing",
     "SOURCE_FORMATS",
     "VIDEO_TABLE_COLUMNS",
     "VIDEO_TABLE_SCHEMA",
@@ -27,6 +32,7 @@ __all__ = [
     "detect_format",
     "empty_video_table",
     "file_content_fingerprint",
+    "list_source",
     "folder_fingerprint",
     "normalise_format_name",
     "read_source",

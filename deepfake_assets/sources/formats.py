@@ -10,7 +10,7 @@ import polars as pl
 
 from deepfake_assets.sources import celebdf, deeperforensics, dfdc, faceforensics, manifest
 from deepfake_assets.sources.errors import SourceFormatError, UnknownFormatError
-from deepfake_assets.sources.schema import validate_video_table
+from deepfake_assets.sources.schema import SourceListing, validate_video_table
 
 
 class SourceFormat(NamedTuple):
@@ -18,12 +18,15 @@ class SourceFormat(NamedTuple):
     detect: Callable[[Path], bool]
     read: Callable[[Path], pl.DataFrame]
     markers: str  # what detection looks for, for error messages and docs
+    # formats whose metadata can be partly unreadable (one bad part among several) list what
+    # they could read and the problems; the others read all or raise
+    list: Callable[[Path], SourceListing] | None = None
 
 
 # Detection order: an explicit manifest wins (a user may add one to any layout to override
 # it); DFDC is last because ``metadata.json`` is the least specific marker.
 SOURCE_FORMATS: tuple[SourceFormat, ...] = (
-    SourceFormat("manifest", manifest.detect, manifest.read, "manifest.csv"),
+    SourceFormat("manifest", manifest.detect, manifest.read, "manifest.csv", manifest.list_videos),
     SourceFormat(
         "faceforensics",
         faceforensics.detect,
@@ -37,7 +40,13 @@ SOURCE_FORMATS: tuple[SourceFormat, ...] = (
         deeperforensics.read,
         "manipulated_videos/ or source_videos/",
     ),
-    SourceFormat("dfdc", dfdc.detect, dfdc.read, "metadata.json (root or up to 3 levels down)"),
+    SourceFormat(
+        "dfdc",
+        dfdc.detect,
+        dfdc.read,
+        "metadata.json (root or up to 3 levels down)",
+        dfdc.list_videos,
+    ),
 )
 FORMAT_NAMES: tuple[str, ...] = tuple(f.name for f in SOURCE_FORMATS)
 FORMAT_ALIASES = {
@@ -77,11 +86,13 @@ def detect_format(root: Path) -> str | None:
     return None
 
 
-def read_source(root: Path, fmt: str = "auto") -> pl.DataFrame:
-    """Read ``root`` as ``fmt`` (or the detected format) into the normalised video table.
+def list_source(root: Path, fmt: str = "auto") -> SourceListing:
+    """Read ``root`` as ``fmt`` (or the detected format): its video table and the metadata it
+    could not read (a truncated ``metadata.json`` among several parts), which the caller records.
 
-    Raises ``UnknownFormatError`` when the folder matches nothing (or ``fmt`` is unknown) and
-    ``SourceFormatError`` when its metadata is malformed; messages name the file and problem.
+    Bad entries are rows with a ``reject_reason``. Raises ``UnknownFormatError`` when the folder
+    matches nothing (or ``fmt`` is unknown) and ``SourceFormatError`` when no metadata at all
+    can be read; messages name the file and problem.
     """
     root = Path(root)
     name = normalise_format_name(fmt)
@@ -95,6 +106,21 @@ def read_source(root: Path, fmt: str = "auto") -> pl.DataFrame:
                 f"{root}: no known dataset layout found (looked for {expected})"
             )
         name = detected
-    table = _BY_NAME[name].read(root)
-    validate_video_table(table)
-    return table
+    source_format = _BY_NAME[name]
+    if source_format.list is not None:
+        listing = source_format.list(root)
+    else:
+        listing = SourceListing(source_format.read(root))
+    validate_video_table(listing.videos)
+    return listing
+
+
+def read_source(root: Path, fmt: str = "auto") -> pl.DataFrame:
+    """The video table of ``root``; like ``list_source`` but any unreadable metadata raises
+    ``SourceFormatError`` naming it (for callers that cannot record problems)."""
+    listing = list_source(root, fmt)
+    if listing.problems:
+        raise SourceFormatError(
+            "; ".join(f"{root}: {p.path}: {p.reason}" for p in listing.problems)
+        )
+    return listing.videos

@@ -3,11 +3,16 @@
 One row per video file the dataset describes. Adapters never open videos; they only read names
 and metadata, so a row may point at a file that is missing or outside the dataset. Those rows
 are kept on purpose: the manifest asset reports them instead of silently losing them.
+
+An entry the adapter cannot take as it is (an unknown or empty label, one file listed twice with
+different fields) is kept too, as a row with a ``reject_reason`` and no label: the manifest asset
+turns it into a ``rejected`` row, so one bad entry never stops the rest of a dataset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -28,11 +33,29 @@ VIDEO_TABLE_SCHEMA = pl.Schema(
         "official_split": pl.Utf8,  # "train" / "val" / "test" where the dataset says
         "variant": pl.Utf8,  # compression (c23, c40, raw), distortion variant, ...
         "notes": pl.Utf8,
+        "reject_reason": pl.Utf8,  # set: the entry is rejected (label then null), with why
     }
 )
 VIDEO_TABLE_COLUMNS: tuple[str, ...] = tuple(VIDEO_TABLE_SCHEMA.names())
 LABELS = ("REAL", "FAKE")
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class MetadataProblem:
+    """A metadata file (or part of one) that lists no rows: unparseable, wrong shape, rows
+    without a path. ``path`` is relative to the dataset folder."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SourceListing:
+    """What an adapter read: the video table, and the metadata it could not read at all."""
+
+    videos: pl.DataFrame
+    problems: tuple[MetadataProblem, ...] = ()
 
 
 def empty_video_table() -> pl.DataFrame:
@@ -65,13 +88,16 @@ def validate_video_table(table: pl.DataFrame) -> None:
         raise SourceFormatError(
             f"video table schema {dict(table.schema)} != expected {dict(VIDEO_TABLE_SCHEMA)}"
         )
-    for col in ("video_id", "rel_path", "label"):
+    for col in ("video_id", "rel_path"):
         if table[col].null_count():
             raise SourceFormatError(f"video table has null {col!r} values")
+    accepted = table.filter(pl.col("reject_reason").is_null())
+    if accepted["label"].null_count():
+        raise SourceFormatError("video table has null 'label' values on rows not rejected")
     dupes = table.filter(pl.col("video_id").is_duplicated())["video_id"].unique().sort()
     if len(dupes):
         raise SourceFormatError(f"duplicate video_id values: {dupes.head(5).to_list()}")
-    bad = table.filter(~pl.col("label").is_in(LABELS))
+    bad = accepted.filter(~pl.col("label").is_in(LABELS))
     if len(bad):
         raise SourceFormatError(
             f"labels must be REAL or FAKE, got {bad['label'].unique().head(5).to_list()}"
