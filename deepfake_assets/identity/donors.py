@@ -281,6 +281,12 @@ def _distance(vector: np.ndarray | None, actor: str | None, centroids: Centroids
     return float(np.sqrt(max(0.0, 2.0 - 2.0 * float(m @ centroids.matrix[index[actor]]))))
 
 
+def _nearest(vector: np.ndarray, centroids: Centroids) -> str | None:
+    if not centroids.ids:
+        return None
+    return centroids.ids[int(np.argmax(centroids.matrix @ np.asarray(vector, np.float32)))]
+
+
 def fake_identities(
     fakes: pl.DataFrame,
     video_actors: pl.DataFrame,
@@ -298,8 +304,11 @@ def fake_identities(
     Target: the original's actor; for an orphan the actor its name gives (FF++ ``000_003`` ->
     ``000``), else ``person:<source>:<name>`` when nobody with that name has a face here, else
     ``pseudo:<source>:<video_id>``. Donor: the actor the dataset's donor name belongs to
-    (``metadata``); else for an orphan the actor its own face was clustered into, unless that
-    is its target (``embedding``); else the face match of :func:`match_donor` when accepted.
+    (``metadata``); else, for an orphan whose face ``actor_clusters`` put with an actor's real
+    videos, that actor unless it is the target (``embedding``); else the face match of
+    :func:`match_donor` when accepted (needs the target's centroid). An orphan whose face
+    matched nobody and whose target is unknown gets no donor: its own face is a person seen
+    only there (its ``video_actors`` actor).
     """
     by_video = {(r["source"], r["video_id"]): r for r in video_actors.to_dicts()}
     by_hint = hint_actors(video_actors)
@@ -334,15 +343,19 @@ def fake_identities(
             face_actor = own.get("actor_id") if orphan else None
             donor = by_hint.get(donor_hint) or face_actor or PERSON_PREFIX + donor_hint
             donor_source, candidate = DonorSource.METADATA, donor
-        elif orphan:
-            candidate = own.get("actor_id")
-            if candidate and candidate != target:
+        elif orphan and own.get("actor_id") in cent:
+            # actor_clusters put the orphan's face with real videos of one actor: that is
+            # whose face it shows (its named target's, for a blend too weak to change it)
+            candidate = own["actor_id"]
+            if candidate != target:
                 donor, donor_source = candidate, DonorSource.EMBEDDING
         elif vector is not None and target in cent:
             match = match_donor(vector, target, centroids, params)
             candidate = match.candidate
             if match.accepted:
                 donor, donor_source = match.candidate, DonorSource.EMBEDDING
+        elif vector is not None and orphan:
+            candidate = _nearest(vector, centroids)  # shown for inspection, not believed
         rows.append(
             {
                 "source": source,
