@@ -26,7 +26,7 @@ Everything here is pure polars / numpy: the ``fake_identities`` asset only reads
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -159,9 +159,14 @@ class Centroids:
 
     ids: tuple[str, ...]
     matrix: np.ndarray
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {a: i for i, a in enumerate(self.ids)})
 
     def index(self) -> dict[str, int]:
-        return {a: i for i, a in enumerate(self.ids)}
+        """Actor id -> row (built once: it is asked for every fake)."""
+        return self._index
 
 
 def _vectors(df: pl.DataFrame) -> np.ndarray:
