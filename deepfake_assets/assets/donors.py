@@ -149,7 +149,11 @@ def fake_identities(
         "min_target_shift": params.min_target_shift,
         "min_margin": params.min_margin,
         "face_matched_fakes": considered.height,
-        "face_matches_refused": considered.filter(pl.col("donor_actor_id").is_null()).height,
+        "face_matches_refused": considered.filter(pl.col("donor_source") == "none").height,
+        # where a dataset names donors, how often the face match found the same person
+        "face_agrees_with_names": md.counts(
+            table.filter(pl.col("face_agrees").is_not_null()), "source", "face_agrees"
+        ),
         "fake_identities": md.table(table, limit=30),
     }
     if considered.height:

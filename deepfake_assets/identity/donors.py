@@ -99,6 +99,7 @@ FAKE_IDENTITY_SCHEMA = pl.Schema(
         "donor_source": pl.Utf8,  # DonorSource values
         "donor_hint": pl.Utf8,  # the dataset's donor name, namespaced like actor hints
         "candidate_actor_id": pl.Utf8,  # the face match considered (kept even when refused)
+        "face_agrees": pl.Boolean,  # the face match accepted and equal to a named donor
         "target_distance": pl.Float64,
         "donor_distance": pl.Float64,
         "margin": pl.Float64,
@@ -344,18 +345,25 @@ def fake_identities(
 
         donor, donor_source, candidate = None, DonorSource.NONE, None
         match: DonorMatch | None = None
+        if not orphan and vector is not None and target in cent:
+            # also where the dataset names the donor: the face match then checks the names
+            match = match_donor(vector, target, centroids, params)
+            candidate = match.candidate
         if donor_hint:
             face_actor = own.get("actor_id") if orphan else None
             donor = by_hint.get(donor_hint) or face_actor or PERSON_PREFIX + donor_hint
-            donor_source, candidate = DonorSource.METADATA, donor
+            donor_source = DonorSource.METADATA
         elif orphan and own.get("actor_id") in cent:
             # actor_clusters put the orphan's face with real videos of one actor: that is
             # whose face it shows (its named target's, for a blend too weak to change it)
             candidate = own["actor_id"]
             if candidate != target:
                 donor, donor_source = candidate, DonorSource.EMBEDDING
-        elif vector is not None and target in cent:
-            match = match_donor(vector, target, centroids, params)
+        elif match is not None:
+            if match.accepted:
+                donor, donor_source = match.candidate, DonorSource.EMBEDDING
+        elif orphan and vector is not None and target in cent:
+            match = match_donor(vector, target, centroids, params)  # a named target
             candidate = match.candidate
             if match.accepted:
                 donor, donor_source = match.candidate, DonorSource.EMBEDDING
@@ -373,14 +381,13 @@ def fake_identities(
                 "donor_source": donor_source.value,
                 "donor_hint": donor_hint,
                 "candidate_actor_id": candidate,
-                "target_distance": match.target_distance
-                if match
-                else _distance(vector, target, centroids),
-                "donor_distance": match.donor_distance
-                if match
-                else _distance(vector, candidate, centroids),
+                "target_distance": _distance(vector, target, centroids),
+                "donor_distance": _distance(vector, donor or candidate, centroids),
                 "margin": match.margin if match else None,
                 "similarity": match.similarity if match else None,
+                "face_agrees": (match.accepted and match.candidate == donor)
+                if match and donor_source == DonorSource.METADATA
+                else None,
                 "n_faces_embedded": n_faces,
                 "model": model,
             }

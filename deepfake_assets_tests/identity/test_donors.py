@@ -162,6 +162,8 @@ def test_dataset_names_give_donors_and_orphan_targets(people):
     a, b = people["A"], people["B"]
     actors += [
         _fake_actor("a_b", "real_A0", "actor_A"),
+        _fake_actor("a_b_strong", "real_A0", "actor_A"),
+        _fake_actor("a_c_says_b", "real_A0", "actor_A"),
         # orphan fakes were detected on: actor_clusters gave each the actor of its own face
         {"source": "s", "video_id": "orphan_c_d", "label": "FAKE", "actor_id": "actor_D",
          "main_track": 0, "actor_hint": "s:d", "actor_source": "cluster"},
@@ -173,19 +175,33 @@ def test_dataset_names_give_donors_and_orphan_targets(people):
         [
             {"source": "s", "video_id": "a_b", "original_video_id": "real_A0",
              "orphan_fake": False, "actor_hint": "a", "donor_hint": "b"},
+            {"source": "s", "video_id": "a_b_strong", "original_video_id": "real_A0",
+             "orphan_fake": False, "actor_hint": "a", "donor_hint": "b"},
+            {"source": "s", "video_id": "a_c_says_b", "original_video_id": "real_A0",
+             "orphan_fake": False, "actor_hint": "a", "donor_hint": "c"},
             {"source": "s", "video_id": "orphan_c_d", "original_video_id": "gone_c",
              "orphan_fake": True, "actor_hint": "c", "donor_hint": "d"},
             {"source": "s", "video_id": "orphan_x_y", "original_video_id": "gone_x",
              "orphan_fake": True, "actor_hint": "x", "donor_hint": "y"},
         ]
     )  # fmt: skip
-    means = {("s", "a_b", 0): (_unit(0.98 * a + 0.15 * b), 4)}  # weak, but the name says B
+    means = {
+        ("s", "a_b", 0): (_unit(0.98 * a + 0.15 * b), 4),  # weak, but the name says B
+        ("s", "a_b_strong", 0): (_unit(0.45 * a + 0.9 * b), 4),
+        ("s", "a_c_says_b", 0): (_unit(0.45 * a + 0.9 * b), 4),  # the name and the face differ
+    }
     rows = _by_video(
         fake_identities(fakes, video_actors, actor_centroids(emb, video_actors), means, PARAMS)
     )
     pair = rows["a_b"]
     assert (pair["target_actor_id"], pair["donor_actor_id"]) == ("actor_A", "actor_B")
     assert pair["donor_source"] == "metadata" and pair["donor_hint"] == "s:b"
+    # the face match runs too, as a check of the names: too weak here to confirm them
+    assert pair["candidate_actor_id"] == "actor_B" and pair["face_agrees"] is False
+    assert rows["a_b_strong"]["face_agrees"] is True
+    says_b = rows["a_c_says_b"]  # the dataset's name wins; the disagreement is recorded
+    assert says_b["donor_actor_id"] == "actor_C" and says_b["candidate_actor_id"] == "actor_B"
+    assert says_b["face_agrees"] is False
     orphan = rows["orphan_c_d"]
     assert orphan["original_video_id"] is None and orphan["orphan_fake"]
     assert (orphan["target_actor_id"], orphan["target_from"]) == ("actor_C", "name")
