@@ -313,3 +313,69 @@ def test_orphan_tracks_carry_their_donors_hint_not_their_targets():
     # a catalog written before donor hints: no column, no hint for the orphan
     old = track_table(emb, videos.drop("donor_hint"))
     assert old.filter(pl.col("video_id") == "id1_id2_0002")["actor_hint"].to_list() == [None]
+
+
+def test_adapter_names_reach_the_actors_they_name(tmp_path, people):
+    """From the FF++ / Celeb-DF adapters through actor clustering to fake_identities: a
+    fake's donor name lands on the actor of that person's real videos, and an orphan's target
+    name on its target's actor (the namespacing of track_table and of the donors agree)."""
+    from deepfake_assets.assets.identity import track_table
+    from deepfake_assets.identity.clustering import actor_assignment
+    from deepfake_assets.sources import read_source
+    from deepfake_assets.video_manifest import flag_orphan_fakes
+
+    from ..sources.conftest import make_files
+
+    make_files(
+        tmp_path,
+        [
+            "Celeb-real/id0_0000.mp4",
+            "Celeb-real/id1_0000.mp4",
+            "Celeb-real/id1_0001.mp4",
+            "Celeb-synthesis/id0_id1_0000.mp4",  # id1's face on id0's clip
+            "Celeb-synthesis/id1_id0_0009.mp4",  # its original id1_0009 is missing
+        ],
+    )
+    videos = flag_orphan_fakes(
+        read_source(tmp_path).with_columns(pl.lit("celeb").alias("source"), status=pl.lit("ok"))
+    )
+    face_of = {"id0": people["A"], "id1": people["B"]}
+    rows = [
+        ("celeb", r["video_id"], 0, face_of[r["actor_hint"]])
+        for r in videos.filter(pl.col("label") == "REAL").to_dicts()
+    ]
+    rows.append(("celeb", "id1_id0_0009", 0, _unit(0.3 * people["B"] + 0.95 * people["A"])))
+    emb = _embeddings(rows).with_columns(pl.lit("dlib-resnet-v1").alias("model"))
+    listed = videos.select(
+        "source",
+        "video_id",
+        pl.when(pl.col("orphan_fake")).then(pl.lit("real")).otherwise(
+            pl.col("label").str.to_lowercase()
+        ).alias("label"),
+        pl.when(pl.col("orphan_fake")).then(None).otherwise(pl.col("original_video_id"))
+        .alias("original_video_id"),
+    )  # fmt: skip
+    video_actors = (
+        actor_assignment(track_table(emb, videos), listed)
+        .videos.drop("label")
+        .join(videos.select("source", "video_id", "label"), on=["source", "video_id"])
+    )
+    actor_of = dict(zip(video_actors["video_id"], video_actors["actor_id"], strict=True))
+    fakes = videos.filter(pl.col("label") == "FAKE").select(
+        "source", "video_id", "original_video_id", "orphan_fake", "actor_hint", "donor_hint"
+    )
+    rows = _by_video(
+        fake_identities(
+            fakes, video_actors, actor_centroids(emb, video_actors), track_means(emb), PARAMS
+        )
+    )
+    swap = rows["id0_id1_0000"]
+    assert swap["target_actor_id"] == actor_of["id0_0000"]
+    assert swap["donor_actor_id"] == actor_of["id1_0000"] == actor_of["id1_0001"]
+    assert swap["donor_source"] == "metadata" and swap["donor_hint"] == "celeb:id1"
+    orphan = rows["id1_id0_0009"]
+    assert orphan["orphan_fake"] and orphan["original_video_id"] is None
+    assert (orphan["target_actor_id"], orphan["target_from"]) == (actor_of["id1_0000"], "name")
+    assert orphan["donor_actor_id"] == actor_of["id0_0000"]
+    # the orphan's face (id0's) was clustered by its donor's name, never merged with id1
+    assert actor_of["id1_id0_0009"] == actor_of["id0_0000"] != actor_of["id1_0000"]
