@@ -39,6 +39,7 @@ PARTITIONED_TABLES = (
     "faces",
     "hashes",
     "embeddings",
+    "fake_embeddings",
     "fake_groups",
 )
 GLOBAL_TABLES = (
@@ -46,6 +47,7 @@ GLOBAL_TABLES = (
     "duplicates",
     "actors",
     "video_actors",
+    "fake_identities",
     "splits",
     "folds",
 )

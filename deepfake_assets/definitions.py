@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from deepfake_assets.assets import export, faces, fakes, identity, ingest, splits
+from deepfake_assets.assets import donors, export, faces, fakes, identity, ingest, splits
 from deepfake_assets.jobs import dataset_job, ingest_source_job
 from deepfake_assets.resources import DataDirResource
 from deepfake_assets.schedules import source_backfill_schedule
 from deepfake_assets.sensors import dataset_after_ingest_sensor, new_source_sensor
 
-ASSET_MODULES = [ingest, faces, identity, fakes, splits, export]
+ASSET_MODULES = [ingest, faces, identity, donors, fakes, splits, export]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(ASSET_MODULES),

@@ -121,6 +121,43 @@ def test_actors_match_the_true_identities(graph):
     assert (joined["actor_id"] == joined["original_actor"]).all()
 
 
+def test_donors_inferred_from_faces_agree_with_the_truth(graph):
+    """The demo (DFDC layout) never names donors: every donor here comes from the fakes' faces.
+    On strong swaps (alpha 0.9) each inferred donor is the true one and most are found; weak
+    blends (alpha 0.35) still look like their target and must not get a donor."""
+    catalog = graph["catalog"]
+    by_path = graph["truth"]["videos"]
+    videos = catalog.read("videos").select("source", "video_id", "rel_path", "status", "label")
+    identity_of = {}
+    for r in catalog.read("video_actors").join(videos, on=["source", "video_id"]).to_dicts():
+        entry = by_path.get(r["rel_path"])
+        if r["label"] == "REAL" and r["actor_id"] and entry and entry.get("identity"):
+            identity_of[r["actor_id"]] = entry["identity"]
+    table = catalog.read("fake_identities").join(
+        videos.select("source", "video_id", "rel_path"), on=["source", "video_id"]
+    )
+    ok_fakes = videos.filter((pl.col("label") == "FAKE") & (pl.col("status") == "ok"))
+    assert table.height == ok_fakes.height == table.select("source", "video_id").n_unique()
+    assert set(table["donor_source"].unique()) <= {"embedding", "none"}  # DFDC names none
+    by_alpha = collections.defaultdict(lambda: {"n": 0, "found": 0, "right": 0})
+    for r in table.to_dicts():
+        entry = by_path[r["rel_path"]]
+        if r["orphan_fake"]:
+            assert r["original_video_id"] is None
+            assert r["target_actor_id"] == f"pseudo:{r['source']}:{r['video_id']}"
+            continue
+        assert identity_of[r["target_actor_id"]] == entry["target_identity"]
+        tally = by_alpha[entry["alpha"]]
+        tally["n"] += 1
+        if r["donor_actor_id"] is not None:
+            tally["found"] += 1
+            tally["right"] += identity_of.get(r["donor_actor_id"]) == entry["donor_identity"]
+    strong, weak = by_alpha[0.9], by_alpha[0.35]
+    assert strong["n"] >= 10 and weak["n"] >= 10
+    assert strong["right"] == strong["found"] >= 0.66 * strong["n"], dict(by_alpha)
+    assert weak["found"] == 0, dict(by_alpha)
+
+
 def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
     splits = graph["catalog"].read("splits")
     assert set(splits["split"].unique()) == {"train", "val", "test"}
@@ -154,6 +191,7 @@ def test_metadata_carries_pictures(graph):
             "face_crops": "sample_faces",
             "actor_clusters": "tsne",
             "fake_groups": "examples_per_level",
+            "fake_identities": "fakes_target_donor",
         }
         for asset, key in expected.items():
             event = instance.get_latest_materialization_event(dg.AssetKey(asset))

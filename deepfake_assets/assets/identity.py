@@ -176,11 +176,34 @@ def kept_faces(catalog) -> pl.DataFrame:
 
 
 class EmbeddingConfig(dg.Config):
-    """Identity model: `auto` uses facenet (vggface2) when its weights load, else dlib."""
+    """Identity model: `auto` uses facenet (vggface2) when its weights load, else dlib.
+    `fake_faces_per_track`: crops of each fake track embedded for donor matching (0: none)."""
 
     model: str = "auto"
     weights_path: str = ""  # a facenet .pt file; empty: $DEEPFAKE_FACENET_WEIGHTS / torch cache
     batch_size: int = 64
+    fake_faces_per_track: int = 4
+
+
+def _embed_crops(context, embedder, data_dir, faces: pl.DataFrame, batch_size: int, what: str):
+    """The embedder's vectors of the faces' 160x160 crops, in batches, with progress logs."""
+    chunks = []
+    paths = faces["crop_160"].to_list()
+    for lo in range(0, len(paths), batch_size):
+        batch = np.stack([read_png(data_dir / p) for p in paths[lo : lo + batch_size]])
+        chunks.append(embedder.embed(batch))
+        done = min(lo + batch_size, len(paths))
+        if done == len(paths) or (lo // batch_size) % 10 == 0:
+            context.log.info(f"embedded {done}/{len(paths)} {what}")
+    vectors = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dim), np.float32)
+    return faces.select(
+        "face_id", "source", "video_id", "frame_index", "track", "label"
+    ).with_columns(
+        pl.lit(embedder.name).alias("model"),
+        pl.Series(
+            "embedding", vectors.astype(np.float32), dtype=pl.Array(pl.Float32, embedder.dim)
+        ),
+    )
 
 
 @dg.asset(
@@ -194,7 +217,8 @@ class EmbeddingConfig(dg.Config):
         "Identity embeddings of the 160x160 crops of real videos (and of fakes whose original "
         "is missing): facenet-pytorch InceptionResnetV1 (vggface2) when its weights are "
         "available, else dlib's face recognition ResNet. Every row records its model. "
-        "Catalog table `embeddings`."
+        "Catalog table `embeddings`; a few crops per fake track (`fake_faces_per_track`) by "
+        "the same model in `fake_embeddings`, for donor matching only."
     ),
 )
 def face_embeddings(
@@ -211,30 +235,28 @@ def face_embeddings(
     embedder = load_embedder(config.model, weights_path=config.weights_path or None)
     context.log.info(f"embedding {wanted.height} faces with {embedder.name}")
     start = time.perf_counter()
-    chunks = []
-    paths = wanted["crop_160"].to_list()
-    for lo in range(0, len(paths), config.batch_size):
-        batch = np.stack([read_png(data_dir / p) for p in paths[lo : lo + config.batch_size]])
-        chunks.append(embedder.embed(batch))
-        done = min(lo + config.batch_size, len(paths))
-        if done == len(paths) or (lo // config.batch_size) % 10 == 0:
-            context.log.info(f"embedded {done}/{len(paths)} faces")
+    table = _embed_crops(context, embedder, data_dir, wanted, config.batch_size, "faces")
     elapsed = time.perf_counter() - start
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dim), np.float32)
-    table = wanted.select(
-        "face_id", "source", "video_id", "frame_index", "track", "label"
-    ).with_columns(
-        pl.lit(embedder.name).alias("model"),
-        pl.Series(
-            "embedding", vectors.astype(np.float32), dtype=pl.Array(pl.Float32, embedder.dim)
-        ),
-    )
     catalog.write("embeddings", table, source_name)
+    # A few crops of every fake track, by the same model, for `fake_identities` to tell whose
+    # face a fake shows. A table of their own: actor clustering never sees a fake's face.
+    from deepfake_assets.identity.donors import pick_fake_faces
+
+    fakes = pick_fake_faces(
+        faces.join(roles, on="video_id").filter(pl.col("role") == "fake"),
+        config.fake_faces_per_track,
+    )
+    fake_table = _embed_crops(
+        context, embedder, data_dir, fakes, config.batch_size, "fake faces (donor matching)"
+    )
+    catalog.write("fake_embeddings", fake_table, source_name)
     return dg.MaterializeResult(
         metadata={
             "model": embedder.name,
             "dim": embedder.dim,
             "num_embeddings": table.height,
+            "num_fake_embeddings": fake_table.height,
+            "fake_faces_per_track": config.fake_faces_per_track,
             "embeddings_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
         }
     )
@@ -274,12 +296,15 @@ def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
             "embedder": embeddings["model"][0],
         }
     ).with_columns(pl.Series("embedding", means.astype(np.float32)))
+    # The hint names the person a track shows: for a (detected-on, orphan) fake that is its
+    # donor, not the target its actor_hint names.
+    if "donor_hint" not in videos.columns:  # catalogs written before donor hints
+        videos = videos.with_columns(donor_hint=pl.lit(None, pl.Utf8))
+    shown = pl.when(pl.col("label") == "FAKE").then("donor_hint").otherwise("actor_hint")
     hints = videos.select(
         "source",
         "video_id",
-        pl.when(pl.col("actor_hint").is_not_null())
-        .then(pl.col("source") + ":" + pl.col("actor_hint"))
-        .alias("actor_hint"),
+        pl.when(shown.is_not_null()).then(pl.col("source") + ":" + shown).alias("actor_hint"),
     )
     return tracks.join(hints, on=["source", "video_id"], how="left")
 

@@ -62,6 +62,7 @@ def read(root: Path) -> pl.DataFrame:
                 original = f"{match['target']}_{match['clip']}"
                 row["original_video_id"] = real_ids.get(original, original)
                 row["actor_hint"] = match["target"]
+                row["donor_hint"] = match["source"]  # idY's face on idX's clip
                 row["notes"] = f"source={match['source']}"
             else:
                 row["notes"] = "file name does not follow id<X>_id<Y>_<NNNN>; original unknown"

@@ -7,7 +7,9 @@
 
 A fake swaps actor ``M101``'s face onto FF++ youtube sequence ``000``; that target video is not
 part of this dataset, so ``original_video_id`` is the bare target id (``000``) and the manifest
-asset flags it as missing. The actor's first letter gives the gender (M male, W female).
+asset flags it as missing. The actor, whose face the fake shows, is its ``donor_hint`` (the same
+string as the actor's own ``source_videos`` hint); ``actor_hint`` is the target id, as for every
+fake. The actor's first letter gives the gender (M male, W female) of the face shown.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ def read(root: Path) -> pl.DataFrame:
         if match:
             row.update(
                 original_video_id=match["target"],
-                actor_hint=match["actor"],
+                # actor_hint names the target (as for every fake); the face shown is the actor's
+                actor_hint=match["target"],
+                donor_hint=match["actor"],
                 gender=gender_of(match["actor"]),
                 notes=f"target=FF++ youtube {match['target']}",
             )

@@ -52,7 +52,7 @@ def read(root: Path) -> pl.DataFrame:
                 row = {
                     "rel_path": rel,
                     "label": "REAL",
-                    "actor_hint": stem.split("__", 1)[0] if "__" in stem else None,
+                    "actor_hint": _original_actor(subset, stem),
                     "official_split": single_split.get(stem) if subset == "youtube" else None,
                     "variant": comp,
                     "notes": None if subset in ("youtube", "actors") else f"subset={subset}",
@@ -97,23 +97,37 @@ def _parse_fake(
     by_comp: dict[tuple[str, str], list[str]],
     pair_split: dict[frozenset[str], str],
 ) -> dict[str, str | None]:
-    """Original id, actor hint, split and notes from a fake's file name."""
+    """Original id, target (actor hint), donor, split and notes from a fake's file name."""
     match = _DFD_FAKE.match(stem)
     if match:
         original = f"{match['t']}__{match['scene']}"
         return {
             "original_video_id": _lookup(comp, "actors", original, by_subset, by_comp),
             "actor_hint": match["t"],
+            "donor_hint": match["s"],
             "notes": f"source_actor={match['s']}; experiment={match['exp']}",
         }
     match = _FF_FAKE.match(stem)
     if match:
         return {
             "original_video_id": _lookup(comp, "youtube", match["t"], by_subset, by_comp),
+            "actor_hint": match["t"],
+            "donor_hint": match["s"],
             "official_split": pair_split.get(frozenset((match["t"], match["s"]))),
             "notes": f"source={match['s']}",
         }
     return {"notes": "file name does not follow <target>_<source>; original unknown"}
+
+
+def _original_actor(subset: str, stem: str) -> str | None:
+    """The person an original shows, in the id space of the fakes' names.
+
+    DFD names its actors (``01__exit_phone_room`` -> ``01``); FF++ names a youtube sequence's
+    person by the sequence id, which is what ``<target>_<source>`` fakes use for target and donor.
+    """
+    if "__" in stem:
+        return stem.split("__", 1)[0]
+    return stem if subset == "youtube" else None
 
 
 def _lookup(

@@ -1,9 +1,12 @@
 """Any folder with a ``manifest.csv`` at its root.
 
-Columns: ``path,label`` (required) and optionally ``original,actor,method,gender,age,race,split,
-variant,notes`` (header names are case-insensitive). ``path`` is relative to the folder and kept
-verbatim; ``video_id`` is the path without its extension; ``original`` may name the original's
-path or its video id; labels accept REAL/FAKE/real/fake/0/1 (1 = FAKE).
+Columns: ``path,label`` (required) and optionally ``original,actor,donor,method,gender,age,race,
+split,variant,notes`` (header names are case-insensitive). ``actor`` names the person a video
+shows (a fake's target); ``donor`` names, for a face-swap fake, the person whose face it shows,
+in the same id space as ``actor`` (a donor on a REAL row is ignored, with a note). ``path`` is
+relative to the folder and kept verbatim; ``video_id`` is the path without its extension;
+``original`` may name the original's path or its video id; labels accept REAL/FAKE/real/fake/0/1
+(1 = FAKE).
 
 A bad row never stops the dataset: one with an unknown or empty label, or more fields than the
 header, is a rejected row with the reason; a path listed twice with different values is one
@@ -34,6 +37,7 @@ REQUIRED_COLUMNS = ("path", "label")
 OPTIONAL_COLUMNS = (
     "original",
     "actor",
+    "donor",
     "method",
     "gender",
     "age",
@@ -44,6 +48,8 @@ OPTIONAL_COLUMNS = (
 )
 _ALIASES = {
     "actor_id": "actor",
+    "donor_id": "donor",
+    "donor_actor": "donor",
     "identity": "actor",
     "official_split": "split",
     "original_path": "original",
@@ -100,6 +106,10 @@ def list_videos(root: Path) -> SourceListing:
             continue
         split, split_note = normalise_split(fields.get("split"))
         original = fields.get("original")
+        donor = fields.get("donor")
+        donor_note = (
+            f"donor={donor} ignored on a REAL row" if donor and record.label == "REAL" else None
+        )
         rows.append(
             {
                 "video_id": vid,
@@ -108,12 +118,14 @@ def list_videos(root: Path) -> SourceListing:
                 "original_video_id": _original_id(original, id_of, known_ids) if original else None,
                 "method": fields.get("method"),
                 "actor_hint": fields.get("actor"),
+                "donor_hint": donor if record.label == "FAKE" else None,
                 "gender": normalise_gender(fields.get("gender")),
                 "age": fields.get("age"),
                 "race": fields.get("race"),
                 "official_split": split,
                 "variant": fields.get("variant"),
-                "notes": "; ".join(n for n in (fields.get("notes"), split_note) if n) or None,
+                "notes": "; ".join(n for n in (fields.get("notes"), split_note, donor_note) if n)
+                or None,
             }
         )
     problems = ()

@@ -27,6 +27,8 @@ VIDEO_TABLE_SCHEMA = pl.Schema(
         "original_video_id": pl.Utf8,  # a fake's original (may be absent from the table)
         "method": pl.Utf8,  # manipulation method (Deepfakes, celeb-synthesis, DF-VAE, ...)
         "actor_hint": pl.Utf8,  # dataset-given identity of the person shown (target for fakes)
+        # a face-swap fake's donor: the person whose face it shows, in actor_hint's id space
+        "donor_hint": pl.Utf8,
         "gender": pl.Utf8,
         "age": pl.Utf8,
         "race": pl.Utf8,

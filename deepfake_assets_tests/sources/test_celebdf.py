@@ -32,7 +32,12 @@ def test_celebdf_v2_layout(tmp_path):
     assert fake["label"] == "FAKE" and fake["method"] == "celeb-synthesis"
     assert fake["original_video_id"] == "id3_0001" and fake["actor_hint"] == "id3"
     assert fake["official_split"] == "test"
-    assert rows["id9_id3_0002"]["original_video_id"] == "id9_0002"
+    assert fake["donor_hint"] == "id0" == rows["id0_0000"]["actor_hint"]
+    orphan = rows["id9_id3_0002"]
+    assert orphan["original_video_id"] == "id9_0002"
+    # the original is missing, but the name still says whose clip (id9) and whose face (id3)
+    assert (orphan["actor_hint"], orphan["donor_hint"]) == ("id9", "id3")
+    assert all(rows[v]["donor_hint"] is None for v in ("id3_0001", "id0_0000", "00170"))
     assert rows["id3_0001"]["actor_hint"] == "id3" and rows["id3_0001"]["label"] == "REAL"
     youtube = rows["00170"]
     assert youtube["label"] == "REAL" and youtube["actor_hint"] is None

@@ -27,7 +27,9 @@ def test_deeperforensics_layout(tmp_path):
     fake = rows["end_to_end_level_3/000_M101"]
     assert fake["label"] == "FAKE" and fake["method"] == "DF-VAE"
     assert fake["variant"] == "end_to_end_level_3"
-    assert fake["actor_hint"] == "M101" and fake["gender"] == "male"
+    # the face shown is actor M101's (the donor); the target is FF++ youtube 000
+    assert fake["donor_hint"] == "M101" and fake["gender"] == "male"
+    assert fake["actor_hint"] == "000"
     # the target is an FF++ youtube video that this folder does not hold
     assert fake["original_video_id"] == "000"
     assert "distortions=CS 3" in fake["notes"]
@@ -39,6 +41,7 @@ def test_deeperforensics_layout(tmp_path):
     source = rows["source_videos/W017/light_up/surprise/camera_down/W017_light_up_surprise"]
     assert source["label"] == "REAL" and source["actor_hint"] == "W017"
     assert source["gender"] == "female" and source["original_video_id"] is None
+    assert woman["donor_hint"] == source["actor_hint"] and source["donor_hint"] is None
 
 
 def test_distortion_listing_inside_manipulated_videos(tmp_path):

@@ -33,6 +33,28 @@ def test_manifest_columns_labels_and_originals(tmp_path):
     assert resolve_inside(tmp_path, "../outside.mp4") is None
 
 
+def test_manifest_donor_column(tmp_path):
+    """The optional donor column names whose face a fake shows, in the actor column's ids."""
+    _write(
+        tmp_path,
+        "path,label,original,actor,Donor\n"
+        "reals/a.mp4,REAL,,p1,\n"
+        "reals/b.mp4,REAL,,p2,p9\n"
+        "fakes/ab.mp4,FAKE,reals/a.mp4,p1,p2\n"
+        "fakes/orphan.mp4,FAKE,gone/x.mp4,p3,p1\n"
+        "fakes/silent.mp4,FAKE,reals/a.mp4,p1,\n",
+    )
+    rows = {r["video_id"]: r for r in read_source(tmp_path).to_dicts()}
+    assert rows["fakes/ab"]["donor_hint"] == "p2" == rows["reals/b"]["actor_hint"]
+    assert (rows["fakes/orphan"]["actor_hint"], rows["fakes/orphan"]["donor_hint"]) == ("p3", "p1")
+    assert rows["fakes/silent"]["donor_hint"] is None
+    assert rows["reals/b"]["donor_hint"] is None and "donor=p9 ignored" in rows["reals/b"]["notes"]
+    _write(tmp_path, "path,label,donor_id\nf.mp4,FAKE,p7\n")
+    assert read_source(tmp_path)["donor_hint"].to_list() == ["p7"]
+    _write(tmp_path, "path,label\nf.mp4,FAKE\n")
+    assert read_source(tmp_path)["donor_hint"].to_list() == [None]
+
+
 def test_manifest_overrides_other_markers(tmp_path):
     (tmp_path / "Celeb-real").mkdir()
     _write(tmp_path, "path,label\nx.mp4,REAL\n")
