@@ -310,7 +310,7 @@ def faces_picture(faces: pl.DataFrame, data_dir: Path, max_videos: int = 3, per_
             owners=["team:data-engineering"],
             description=(
                 "PNG crops of every face: 160x160 stretched, 299x299 with a 15% margin, and raw "
-                "box size, under $DEEPFAKE_DATA_DIR/faces/<source>/<video>/; paths in `faces`."
+                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video>/`; paths in `faces`."
             ),
         ),
     ],
