@@ -118,11 +118,12 @@ def png_markdown(image: np.ndarray | Image.Image, title: str = "", max_side: int
 
 
 def figure_markdown(fig, title: str = "") -> str:
-    """A matplotlib figure as embedded PNG Markdown (the figure is closed)."""
+    """A matplotlib figure as embedded PNG Markdown at its own size and dpi (the figure is
+    closed)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=fig.dpi)
     plt.close(fig)
     buffer.seek(0)
     return png_markdown(Image.open(buffer), title)
