@@ -70,10 +70,10 @@ def test_floats_are_rounded_to_three_significant_digits() -> None:
 
 def test_a_cut_table_says_showing_n_of_m() -> None:
     df = pl.DataFrame({"video_id": [f"v{i}" for i in range(57)], "num_faces": list(range(57))})
-    rows = _rows(md.table(df, limit=20, where="catalog table `face_videos`"))
+    rows = _rows(md.table(df, limit=20, where="catalog table face_videos"))
     assert len(rows) == 21
     assert rows[-1] == {
-        "video_id": "… showing 20 of 57 rows (all in catalog table `face_videos`)",
+        "video_id": "… showing 20 of 57 rows (all in catalog table face_videos)",
         "num_faces": None,
     }
     assert rows[19] == {"video_id": "v19", "num_faces": 19}

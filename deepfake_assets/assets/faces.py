@@ -418,7 +418,7 @@ def face_detections_and_crops(
                 "num_tracks",
             ).sort("status", "video_id"),
             limit=50,
-            where="catalog table `face_videos`",
+            where="catalog table face_videos",
         ),
         "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
         "workers": workers,

@@ -132,14 +132,18 @@ def fake_groups(
         "num_fake_faces": table.height,
         "num_fake_videos": stats.height,
         "method": config.method,
-        "cut_points_on_1_minus_ssim": [round(c, 5) for c in levels.cut_points],
+        "cut_points_on_1_minus_ssim": [md.round_sig(c) for c in levels.cut_points],
         "levels_used": levels.n_levels_used,
         "videos_per_level": {str(k): v for k, v in levels.level_counts.items()},
         "num_unaltered_videos": levels.n_unaltered,
         "ssim_mean": md.round_sig(float(table["ssim"].mean())),
         "faces_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
         "per_video": md.table(
-            levels.table.sort("ssim_mean"), limit=30, where="catalog table `fake_groups`"
+            # unaltered first, then level 0 (closest to the original) up
+            levels.table.sort("level", "difference", nulls_last=False),
+            limit=30,
+            first=("video_id", "level", "difference", "unaltered"),
+            where="catalog table fake_groups",
         ),
         "ssim_histogram": dg.MetadataValue.md(
             md.figure_markdown(

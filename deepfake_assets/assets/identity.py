@@ -153,7 +153,7 @@ def duplicate_groups(
             "examples": md.table(
                 dups.select("item_id", "kept_item_id", "reason", "distance"),
                 limit=20,
-                where="catalog table `duplicates`",
+                where="catalog table duplicates",
             ),
             "threshold_bits": config.threshold,
             "drop_duplicates": config.drop_duplicates,
@@ -386,7 +386,7 @@ def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data:
         "cluster_sizes_real_videos": {
             str(r["n_real_videos"]): r["count"] for r in sizes.to_dicts()
         },
-        "actors": md.table(per_actor, limit=50, where="catalog table `actors`"),
+        "actors": md.table(per_actor, limit=50, where="catalog table actors"),
         "tsne": dg.MetadataValue.md(
             md.figure_markdown(
                 tsne_picture(

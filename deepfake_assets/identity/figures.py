@@ -107,7 +107,7 @@ def tsne_figure(
         )
     if thumbnails:
         handles.append(Line2D([], [], linestyle="", label="pictures: a face of the track below"))
-    ax.legend(handles=handles, loc="lower left", fontsize=9, framealpha=0.85)
+    ax.legend(handles=handles, loc="best", fontsize=9, framealpha=0.85)
     return fig
 
 
