@@ -18,7 +18,7 @@ import polars as pl
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.catalog import remove_stale_temp_files
 from deepfake_assets.faces.ensemble import EnsembleConfig
-from deepfake_assets.faces.figures import grid
+from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
 from deepfake_assets.faces.video_faces import (
     FACES_SCHEMA,
@@ -28,7 +28,7 @@ from deepfake_assets.faces.video_faces import (
     run_videos_parallel,
 )
 from deepfake_assets.jobs import PER_SOURCE
-from deepfake_assets.media.images import read_png, write_bytes_atomic
+from deepfake_assets.media.images import write_bytes_atomic
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import DataDirResource
 
@@ -256,34 +256,6 @@ def face_tables(
     return faces, pl.DataFrame(rows, schema=FACE_VIDEOS_SCHEMA), frames
 
 
-def faces_picture(faces: pl.DataFrame, data_dir: Path, max_videos: int = 3, per_row: int = 8):
-    """Seed 001's figures: per real video a row of 160, 299 and raw crops, then its fakes."""
-    if faces.is_empty():
-        return None
-    reals = faces.filter((pl.col("label") == "REAL") & (pl.col("track") == 0))
-    fakes = faces.filter((pl.col("label") == "FAKE") & (pl.col("track") == 0))
-    with_fakes = fakes.join(
-        reals.select("video_id").unique().rename({"video_id": "box_source"}), on="box_source"
-    )
-    chosen = with_fakes["box_source"].unique().sort().to_list()[:max_videos]
-    if not chosen:
-        chosen = reals["video_id"].unique().sort().to_list()[:max_videos]
-    rows, labels = [], []
-    for video in chosen:
-        real = reals.filter(pl.col("video_id") == video).sort("frame_index").head(per_row)
-        frames = real["frame_index"].to_list()
-        for kind, name in (("crop_160", "160x160"), ("crop_299", "299x299"), ("crop_raw", "raw")):
-            rows.append([read_png(data_dir / p) for p in real[kind].to_list()])
-            labels.append(f"{video} {name}")
-        for fake in with_fakes.filter(pl.col("box_source") == video)["video_id"].unique().sort():
-            fake_rows = fakes.filter(
-                (pl.col("video_id") == fake) & pl.col("frame_index").is_in(frames)
-            ).sort("frame_index")
-            rows.append([read_png(data_dir / p) for p in fake_rows["crop_160"].to_list()])
-            labels.append(f"fake {fake}")
-    return grid(rows, labels)
-
-
 @dg.multi_asset(
     partitions_def=source_partitions,
     group_name="faces",
@@ -310,7 +282,7 @@ def faces_picture(faces: pl.DataFrame, data_dir: Path, max_videos: int = 3, per_
             owners=["team:data-engineering"],
             description=(
                 "PNG crops of every face: 160x160 stretched, 299x299 with a 15% margin, and raw "
-                "box size, under $DEEPFAKE_DATA_DIR/faces/<source>/<video>/; paths in `faces`."
+                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video>/`; paths in `faces`."
             ),
         ),
     ],
@@ -444,6 +416,7 @@ def face_detections_and_crops(
                 "num_tracks",
             ).sort("status", "video_id"),
             limit=50,
+            where="catalog table face_videos",
         ),
         "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
         "workers": workers,

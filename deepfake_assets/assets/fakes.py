@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
-from deepfake_assets.faces.figures import grid
+from deepfake_assets.fakes.figures import level_examples, ssim_histogram
 from deepfake_assets.fakes.levels import assign_levels
 from deepfake_assets.fakes.ssim import diff_mask, mask_area, ssim_batch, video_stats
 from deepfake_assets.jobs import PER_SOURCE
@@ -55,21 +55,6 @@ class FakeGroupsConfig(dg.Config):
     n_levels: int = 5
     unaltered_ssim: float = 0.995
     batch_size: int = 256
-
-
-def ssim_histogram(values: np.ndarray, cut_points: list[float]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(values, bins=40, color="#4a6fa5")
-    for cut in cut_points:
-        ax.axvline(1 - cut, color="#c0392b", linestyle="--", linewidth=1)
-    ax.set_xlabel("SSIM of fake face vs original (dashed: level cut points)")
-    ax.set_ylabel("faces")
-    return fig
 
 
 @dg.asset(
@@ -151,15 +136,29 @@ def fake_groups(
         "num_fake_faces": table.height,
         "num_fake_videos": stats.height,
         "method": config.method,
-        "cut_points_on_1_minus_ssim": [round(c, 5) for c in levels.cut_points],
+        "cut_points_on_1_minus_ssim": [md.round_sig(c) for c in levels.cut_points],
         "levels_used": levels.n_levels_used,
         "videos_per_level": {str(k): v for k, v in levels.level_counts.items()},
         "num_unaltered_videos": levels.n_unaltered,
-        "ssim_mean": float(table["ssim"].mean()),
+        "ssim_mean": md.round_sig(float(table["ssim"].mean())),
         "faces_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
-        "per_video": md.table(levels.table.sort("ssim_mean"), limit=30),
+        "per_video": md.table(
+            # unaltered first, then level 0 (closest to the original) up
+            levels.table.sort("level", "difference", nulls_last=False),
+            limit=30,
+            first=("video_id", "level", "difference", "unaltered"),
+            where="catalog table fake_groups",
+        ),
         "ssim_histogram": dg.MetadataValue.md(
-            md.figure_markdown(ssim_histogram(table["ssim"].to_numpy(), levels.cut_points))
+            md.figure_markdown(
+                ssim_histogram(
+                    levels.table["difference"].fill_null(float("nan")).to_numpy(),
+                    levels.table["level"].fill_null(-1).to_numpy(),
+                    levels.cut_points,
+                    config.unaltered_ssim,
+                ),
+                "fake videos by 1 - SSIM",
+            )
         ),
     }
     examples = level_examples(table, pairs, data_dir)
@@ -169,32 +168,3 @@ def fake_groups(
             + md.png_markdown(examples, "levels")
         )
     return dg.MaterializeResult(metadata=metadata)
-
-
-def level_examples(table: pl.DataFrame, pairs: pl.DataFrame, data_dir: Path, per_level: int = 3):
-    """Rows of (real, fake, mask) triplets, one row per level (seed 001's figure)."""
-    joined = table.join(
-        pairs.select("face_id", "crop_160", "original_crop_160"), on="face_id"
-    ).filter(pl.col("fake_level").is_not_null())
-    if joined.is_empty():
-        return None
-    rows, labels = [], []
-    for level in sorted(joined["fake_level"].unique().to_list()):
-        sample = (
-            joined.filter(pl.col("fake_level") == level)
-            .sort("ssim")
-            .gather_every(max(1, joined.filter(pl.col("fake_level") == level).height // per_level))
-        )
-        row = []
-        for r in sample.head(per_level).to_dicts():
-            mask = read_png(data_dir / r["mask_path"])
-            if mask.ndim == 2:
-                mask = np.repeat(mask[..., None], 3, axis=2)
-            row += [
-                read_png(data_dir / r["original_crop_160"]),
-                read_png(data_dir / r["crop_160"]),
-                mask,
-            ]
-        rows.append(row)
-        labels.append(f"level {level}")
-    return grid(rows, labels, label_width=80)

@@ -13,6 +13,7 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.identity.dedup import DedupParams, group_duplicates
+from deepfake_assets.identity.figures import actor_faces_picture, tsne_picture
 from deepfake_assets.jobs import DATASET, PER_SOURCE
 from deepfake_assets.media.images import read_png
 from deepfake_assets.partitions import source_partitions
@@ -147,7 +148,9 @@ def duplicate_groups(
             ),
             "cross_dataset_video_matches": md.table(result.video_matches),
             "examples": md.table(
-                dups.select("item_id", "kept_item_id", "reason", "distance"), limit=20
+                dups.select("item_id", "kept_item_id", "reason", "distance"),
+                limit=20,
+                where="catalog table duplicates",
             ),
             "threshold_bits": config.threshold,
             "drop_duplicates": config.drop_duplicates,
@@ -309,57 +312,6 @@ def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
     return tracks.join(hints, on=["source", "video_id"], how="left")
 
 
-def tsne_figure(tracks: pl.DataFrame, actors: np.ndarray, max_points: int = 3000):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
-
-    x = np.asarray(tracks["embedding"].to_list(), dtype=np.float32)
-    if len(x) > max_points:
-        pick = np.random.default_rng(0).choice(len(x), max_points, replace=False)
-        x, actors = x[pick], actors[pick]
-    fig, ax = plt.subplots(figsize=(6, 5))
-    if len(x) >= 5:
-        xy = TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), random_state=0).fit_transform(x)
-        codes = np.unique(actors, return_inverse=True)[1]
-        ax.scatter(xy[:, 0], xy[:, 1], c=codes, cmap="tab20", s=18)
-        for code in np.unique(codes)[:40]:
-            centre = xy[codes == code].mean(axis=0)
-            ax.annotate(str(actors[codes == code][0]).replace("actor_", ""), centre, fontsize=7)
-    ax.set_title("t-SNE of face-track embeddings, coloured by actor")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return fig
-
-
-def actor_faces_picture(video_actors: pl.DataFrame, faces: pl.DataFrame, data_dir, n: int = 8):
-    """Seed 001's "same actor in multiple videos": a row per actor, one face per video."""
-    from deepfake_assets.faces.figures import grid
-
-    real = video_actors.filter((pl.col("label") == "REAL") & pl.col("actor_id").is_not_null())
-    multi = (
-        real.group_by("actor_id")
-        .agg(pl.col("video_id").n_unique().alias("n"))
-        .sort(["n", "actor_id"], descending=[True, False])
-        .head(n)
-    )
-    rows, labels = [], []
-    firsts = (
-        faces.filter(pl.col("track") == 0)
-        .group_by("source", "video_id")
-        .agg(pl.col("crop_160").sort_by("frame_index").first())
-    )
-    for actor in multi["actor_id"].to_list():
-        videos = (
-            real.filter(pl.col("actor_id") == actor).join(firsts, on=["source", "video_id"]).head(8)
-        )
-        rows.append([read_png(data_dir / p) for p in videos["crop_160"].to_list()])
-        labels.append(actor)
-    return grid(rows, labels, label_width=110) if rows else None
-
-
 @dg.asset(
     group_name="identity",
     tags=DATASET,
@@ -454,24 +406,33 @@ def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data:
         "cluster_sizes_real_videos": {
             str(r["n_real_videos"]): r["count"] for r in sizes.to_dicts()
         },
-        "actors": md.table(per_actor, limit=50),
+        "actors": md.table(per_actor, limit=50, where="catalog table actors"),
         "tsne": dg.MetadataValue.md(
             md.figure_markdown(
-                tsne_figure(
-                    tracks,
+                tsne_picture(
                     tracks.join(
                         result.tracks.select("source", "video_id", "track", "actor_id"),
                         on=["source", "video_id", "track"],
                         how="left",
-                    )["actor_id"].to_numpy(),
-                )
+                    ).join(
+                        embeddings.select("source", "video_id", "track", "label").unique(
+                            ["source", "video_id", "track"]
+                        ),
+                        on=["source", "video_id", "track"],
+                        how="left",
+                    ),
+                    faces,
+                    data.path(),
+                ),
+                "t-SNE of face tracks",
             )
         ),
     }
     picture = actor_faces_picture(video_actors, faces, data.path())
     if picture is not None:
         metadata["same_actor_in_several_videos"] = dg.MetadataValue.md(
-            md.png_markdown(picture, "actors")
+            "A row per actor (most real videos first): up to 6 faces taken in turn from its "
+            "real videos.\n\n" + md.png_markdown(picture, "actors")
         )
     yield dg.MaterializeResult(metadata=metadata)
     disagreements = result.disagreements

@@ -84,7 +84,8 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
             "by_status": md.counts(table, "status"),
             "by_label": md.counts(table.filter(pl.col("status") == "ok"), "label"),
             "problems": md.table(
-                bad.select("video_id", "rel_path", "label", "status", "reason", "orphan_reason")
+                bad.select("video_id", "rel_path", "label", "status", "reason", "orphan_reason"),
+                where="catalog table videos",
             ),
             "preview": md.table(
                 table.select(
@@ -96,7 +97,8 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
                     "fps",
                     "frame_count",
                     "status",
-                )
+                ),
+                where="catalog table videos",
             ),
             "catalog_file": dg.MetadataValue.path(str(path)),
         }

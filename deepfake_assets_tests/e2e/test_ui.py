@@ -16,7 +16,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,6 +115,15 @@ class Screenshots:
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}", flush=True)
+        return path
+
+    def element(self, locator, name: str) -> Path:
+        """A screenshot of one element (a metadata row, a dialog), whole even when the page
+        scrolls it inside a panel."""
+        self.n += 1
+        path = self.folder / f"{self.n:02d}-{name}.png"
+        locator.screenshot(path=str(path))
         print(f"screenshot: {path}", flush=True)
         return path
 
@@ -278,3 +290,178 @@ def test_user_materialises_a_source_partition_from_the_ui(instance_env, tmp_path
             finally:
                 context.close()
     print(f"UI end-to-end test took {time.monotonic() - started:.0f} s")
+
+
+# -- what the metadata of the faces, actors and fakes looks like ------------------------------
+METADATA_SCREENSHOTS = SCREENSHOTS / "metadata"
+CROPS_FOLDER = "$DEEPFAKE_DATA_DIR/faces/<source>/<video>/"
+# whole tables and pictures in element screenshots, not the window's first rows
+TALL_VIEWPORT = {"width": 1600, "height": 3200}
+
+
+@contextmanager
+def _dagster_ui(tmp_path: Path, chromium: str) -> Iterator[tuple[str, Any]]:
+    """`dagster dev` on a free loopback port and a headless Chromium page: (base URL, page)."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    command = [
+        dagster_bin("dagster"),
+        "dev",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workspace",
+        str(WORKSPACE_YAML),
+    ]
+    with dagster_process(command, tmp_path / "dagster_dev.log") as server:
+        wait_for_webserver(server, base, SERVER_START_TIMEOUT_S)
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path),
+                executable_path=chromium,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1600, "height": 1000},
+            )
+            try:
+                context.set_default_timeout(UI_TIMEOUT_MS)
+                page = context.pages[0] if context.pages else context.new_page()
+                page.add_locator_handler(
+                    page.get_by_role("button", name="Skip", exact=True), lambda b: b.click()
+                )
+                yield base, page
+            finally:
+                context.close()
+
+
+def _metadata_row(page, label: str):
+    return page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first
+
+
+def _header(row) -> list[str]:
+    return [t.strip() for t in row.locator("thead th").all_inner_texts()]
+
+
+def _open_picture(page, label: str):
+    """Open a metadata entry's Markdown (pictures are too big to show inline): its dialog and
+    the picture's natural size in pixels."""
+    from playwright.sync_api import expect
+
+    _metadata_row(page, label).get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog").filter(has=page.locator("img"))
+    image = dialog.locator("img").first
+    expect(image).to_be_visible()
+    image.evaluate("img => img.decode()")
+    size = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    return dialog, tuple(size)
+
+
+def _close(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("dialog").get_by_role("button", name="Close").last.click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def _goto_metadata(page, url: str, first_label: str) -> None:
+    """A metadata page in a window tall enough for whole tables and pictures."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size(TALL_VIEWPORT)
+    page.goto(url)
+    expect(_metadata_row(page, first_label)).to_be_visible()
+
+
+def test_user_reads_the_metadata_of_faces_actors_and_fakes(instance_env, tmp_path):
+    """The demo, materialised by the CLI, read in the UI: the crop folder in face_crops'
+    description, tables with their key columns first and 'showing N of M' when cut, the
+    t-SNE, the faces per actor and the level histogram at the sizes they are drawn."""
+    chromium = _chromium_or_skip()
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    started = time.monotonic()
+    assert cli.main(["demo", str(tmp_path / "dfdc_demo")]) == 0
+    print(f"demo materialised after {time.monotonic() - started:.0f} s")
+    shots = Screenshots(METADATA_SCREENSHOTS)
+    with _dagster_ui(tmp_path, chromium) as (base, page):
+        try:
+            read_metadata_pages(base, page, shots)
+        except BaseException:
+            shots.take(page, "failure")
+            raise
+    print(f"metadata UI test took {time.monotonic() - started:.0f} s")
+
+
+def read_metadata_pages(base: str, page, shots: Screenshots) -> None:
+    """Open the metadata of face_crops, face_detections, actor_clusters and fake_groups of the
+    materialised demo (catalog in $DEEPFAKE_DATA_DIR), check what must read well and save
+    element screenshots of each."""
+    from playwright.sync_api import expect
+
+    from deepfake_assets.catalog import Catalog
+    from deepfake_assets.fakes.figures import DPI as HISTOGRAM_DPI
+    from deepfake_assets.fakes.figures import HISTOGRAM_SIZE
+    from deepfake_assets.identity.figures import DPI as TSNE_DPI
+    from deepfake_assets.identity.figures import TSNE_SIZE
+
+    catalog = Catalog()
+    n_videos = catalog.read("face_videos").height
+    n_fake_videos = catalog.read("fake_groups")["video_id"].n_unique()
+    # 1. face_crops: the crop folder reads as written (Markdown ate <source>/<video>)
+    page.goto(f"{base}/assets/face_crops")
+    description = page.get_by_text(CROPS_FOLDER, exact=False)
+    expect(description.first).to_be_visible()
+    shots.take(page, "face_crops-description")
+
+    # 1b. its sample faces
+    _goto_metadata(page, f"{base}/assets/face_crops?view=partitions&partition=demo", "sample_faces")
+    dialog, _ = _open_picture(page, "sample_faces")
+    shots.element(dialog, "face_crops-sample_faces")
+    _close(page)
+
+    # 2. face_detections: key columns first, the cut said in the table's last row
+    _goto_metadata(
+        page,
+        f"{base}/assets/face_detections?view=partitions&partition=demo",
+        "faces_per_video",
+    )
+    table = _metadata_row(page, "faces_per_video")
+    assert _header(table)[:4] == ["video_id", "status", "reason", "num_faces"]
+    expect(table.get_by_text(f"showing 50 of {n_videos} rows", exact=False)).to_be_visible()
+    shots.element(table, "face_detections-faces_per_video")
+
+    # 3. actor_clusters: the actors table, the t-SNE and the faces of each actor
+    _goto_metadata(page, f"{base}/assets/actor_clusters", "actors")
+    table = _metadata_row(page, "actors")
+    assert _header(table)[:2] == ["actor_id", "n_faces"]
+    shots.element(table, "actor_clusters-actors")
+    dialog, size = _open_picture(page, "tsne")
+    assert size == (round(TSNE_SIZE[0] * TSNE_DPI), round(TSNE_SIZE[1] * TSNE_DPI))
+    shots.element(dialog, "actor_clusters-tsne")
+    _close(page)
+    dialog, size = _open_picture(page, "same_actor_in_several_videos")
+    # a row label (120 px) and 6 faces of 96 px with 4 px gaps: more than two per actor
+    assert size[0] == 120 + 6 * (96 + 4) + 4
+    shots.element(dialog, "actor_clusters-same_actor")
+    _close(page)
+
+    # 4. fake_groups: levels first in the per-video table, the histogram of levels
+    _goto_metadata(page, f"{base}/assets/fake_groups?view=partitions&partition=demo", "per_video")
+    table = _metadata_row(page, "per_video")
+    assert _header(table)[:3] == ["video_id", "level", "difference"]
+    expect(table.get_by_text(f"showing 30 of {n_fake_videos} rows", exact=False)).to_be_visible()
+    shots.element(table, "fake_groups-per_video")
+    dialog, size = _open_picture(page, "ssim_histogram")
+    assert size == (
+        round(HISTOGRAM_SIZE[0] * HISTOGRAM_DPI),
+        round(HISTOGRAM_SIZE[1] * HISTOGRAM_DPI),
+    )
+    shots.element(dialog, "fake_groups-ssim_histogram")
+    _close(page)
+    dialog, _ = _open_picture(page, "examples_per_level")
+    shots.element(dialog, "fake_groups-examples_per_level")
+    _close(page)
