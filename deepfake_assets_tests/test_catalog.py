@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import duckdb
-import pytest
 import polars as pl
+import pytest
 
 from deepfake_assets.catalog import Catalog
 
@@ -118,5 +118,6 @@ def test_views_survive_the_removal_of_every_partition_file(tmp_path):
     catalog.delete_partition("a")
     with duckdb.connect(str(catalog.db_path), read_only=True) as con:
         assert con.execute("select count(*) from sources").fetchone()[0] == 0
-        views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+        sql = "select view_name from duckdb_views() where not internal"
+        views = {r[0] for r in con.execute(sql).fetchall()}
     assert "videos" not in views

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from deepfake_assets import cli
-from deepfake_assets.catalog import Catalog
+from deepfake_assets.catalog import Catalog, write_parquet_atomic
 from deepfake_assets.registry import RegistryError, SourceRegistry
 from deepfake_assets_tests.conftest import make_dfdc_folder
 
@@ -96,7 +96,7 @@ def test_re_adding_with_other_options_refuses_and_keeps_the_registration(
     assert cli.main(["sources", "add", "s", str(dfdc_folder)]) == 2
     err = capsys.readouterr().err
     assert "--replace" in err and "test_only: True -> False" in err
-    assert "sampling: balanced -> None" in err
+    assert "sampling: 'balanced' -> None" in err
     source = SourceRegistry().get("s")
     assert source.test_only and source.sampling == "balanced" and source.notes == "held out"
 
@@ -131,10 +131,13 @@ def test_re_adding_a_name_with_another_folder_points_to_replace(data_env, dfdc_f
 
 # -- removing a source (issue 14, item 2) ----------------------------------------------------
 def _fill_source_files(data_dir, name: str) -> list:
-    """What a source's runs leave: catalog partitions, crops, masks and staged work."""
+    """What a source's runs leave: catalog partitions, crops, masks and staged work (written as
+    a run does, or as a run's last write that passed the registration check just before the
+    source was removed)."""
     catalog = Catalog(data_dir)
     for table in ("videos", "faces", "fake_groups"):
-        catalog.write(table, pl.DataFrame({"video_id": ["v"], "source": name}), name)
+        frame = pl.DataFrame({"video_id": ["v"], "source": name})
+        write_parquet_atomic(frame, catalog.partition_path(table, name))
     folders = [data_dir / "faces" / name, data_dir / "masks" / name, data_dir / "work" / name]
     for folder in folders:
         (folder / "v").mkdir(parents=True)
