@@ -115,18 +115,30 @@ class SourceRegistry:
         self.path = self.data_dir / "sources.json"
         self._lock = self.data_dir / ".sources.lock"
 
-    def _load(self) -> dict[str, Source]:
+    def _raw(self) -> dict:
         if not self.path.exists():
             return {}
         try:
-            raw = json.loads(self.path.read_text())
+            return json.loads(self.path.read_text())
         except json.JSONDecodeError as exc:
             raise RegistryError(f"{self.path} is not valid JSON: {exc}") from exc
-        return {item["name"]: Source(**item) for item in raw.get("sources", [])}
 
-    def _save(self, sources: dict[str, Source]) -> None:
+    def _load(self) -> dict[str, Source]:
+        return {item["name"]: Source(**item) for item in self._raw().get("sources", [])}
+
+    def removed_paths(self) -> set[Path]:
+        """Folders whose source was removed with `sources remove`: the new-source sensor does not
+        register them again (only `sources add` does, which takes a folder off this list)."""
+        return {Path(p) for p in self._raw().get("removed", [])}
+
+    def _save(self, sources: dict[str, Source], removed: set[Path] | None = None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        payload = {"sources": [asdict(s) for s in sorted(sources.values(), key=lambda s: s.name)]}
+        removed = self.removed_paths() if removed is None else removed
+        removed -= {Path(s.path) for s in sources.values()}
+        payload = {
+            "sources": [asdict(s) for s in sorted(sources.values(), key=lambda s: s.name)],
+            "removed": sorted(str(p) for p in removed),
+        }
         write_bytes_atomic(self.path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
         Catalog(self.data_dir).write("sources", self.to_frame(sources.values()))
 
@@ -262,7 +274,7 @@ class SourceRegistry:
                     "nothing of it is left in the catalog"
                 )
             if removed is not None:
-                self._save(sources)
+                self._save(sources, self.removed_paths() | {Path(removed.path)})
         _tables, folders = self.leftovers(name)
         tables = Catalog(self.data_dir).delete_partition(name)
         for folder in folders:
