@@ -138,10 +138,11 @@ def cmd_sources_remove(args: argparse.Namespace) -> int:
             for r in live
         )
         raise SourceInUseError(
-            f"source {args.name!r} is being materialised by run {named}: wait for it to end or "
-            "terminate it (`dagster run delete`/the UI), or pass --force to remove it now (the "
-            "run then fails at its next catalog write and nothing it writes reaches the "
-            f"dataset; `sources remove {args.name}` again clears its late files)"
+            f"source {args.name!r} is being materialised by run {named}: wait for it to end "
+            "or terminate it in the UI (a killed run can show as STARTED until the instance "
+            "marks it failed), or pass --force to remove it now (the run then fails at its next "
+            "catalog write, nothing it writes reaches the dataset, and "
+            f"`sources remove {args.name}` again clears its late files)"
         )
     removal = registry.remove(args.name)
     if instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, args.name):
