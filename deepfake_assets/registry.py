@@ -267,7 +267,8 @@ class SourceRegistry:
         with _file_lock(self._lock):
             sources = self._load()
             removed = sources.pop(name, None)
-            if removed is None and not any(self.leftovers(name)):
+            tables, folders = self.leftovers(name)
+            if removed is None and not tables and not folders:
                 known = ", ".join(sorted(sources)) or "none"
                 raise RegistryError(
                     f"no source named {name!r} is registered (registered: {known}) and "
@@ -275,8 +276,8 @@ class SourceRegistry:
                 )
             if removed is not None:
                 self._save(sources, self.removed_paths() | {Path(removed.path)})
-        _tables, folders = self.leftovers(name)
         tables = Catalog(self.data_dir).delete_partition(name)
+        folders = [f for f in source_folders(self.data_dir, name) if f.exists()]
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
         left = tuple(f for f in folders if f.exists())
