@@ -11,6 +11,13 @@ Layout under `$DEEPFAKE_DATA_DIR`:
     catalog/<table>/<partition>.parquet   per source dataset (videos, frames, faces, ...)
     catalog/<table>/_all.parquet          tables over all sources (actors, splits, ...)
     catalog.duckdb                        views named after the tables
+
+Reads over all sources (what duplicate_groups, actor_clusters, fold_splits and the export see,
+and the views) take only the partitions of REGISTERED sources, the names in the `sources` table
+(the registry's mirror, written with every registry change). A run of a removed source that
+writes its partition late can leave a file behind, never rows in the dataset; `sources remove`
+of that name clears it. A data directory without a registry (a hand-made catalog) reads every
+partition.
 """
 
 from __future__ import annotations
@@ -139,14 +146,47 @@ class Catalog:
         return self.table_dir(table) / f"{partition}.parquet"
 
     def partitions(self, table: str) -> list[str]:
+        """Every partition file of a table, registered or not (the cleanup needs them all)."""
         folder = self.table_dir(table)
         if not folder.exists():
             return []
         return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
 
+    def registered_sources(self) -> frozenset[str] | None:
+        """The registered source names, from the registry's mirror in the `sources` table;
+        None when this data directory has no registry (then every partition counts)."""
+        path = self.partition_path("sources")
+        if not path.exists():
+            return None
+        return frozenset(pl.read_parquet(path, columns=["name"])["name"].to_list())
+
+    def registered_partition_files(self, table: str) -> list[Path]:
+        """The files a read of `table` over all sources takes: `_all` for tables over all
+        sources, the registered sources' partitions for per-source tables."""
+        if table in GLOBAL_TABLES:
+            return [self.partition_path(table)] if self.has(table) else []
+        registered = self.registered_sources()
+        return [
+            self.partition_path(table, p)
+            for p in self.partitions(table)
+            if registered is None or p in registered
+        ]
+
     # -- writing -------------------------------------------------------------------------------
     def write(self, table: str, df: pl.DataFrame, partition: str = ALL_PARTITIONS) -> Path:
-        """Replace one partition of a table (all of it for tables over all sources)."""
+        """Replace one partition of a table (all of it for tables over all sources).
+
+        A per-source partition is only written while its source is registered: a run that goes
+        on after `sources remove` fails here with the reason instead of leaving rows behind.
+        """
+        if table in PARTITIONED_TABLES:
+            registered = self.registered_sources()
+            if registered is not None and partition not in registered:
+                raise CatalogError(
+                    f"{partition!r} is not a registered source (removed while this run was in "
+                    f"flight?): not writing its {table!r} rows; `deepfake-assets sources remove "
+                    f"{partition}` clears what its runs left"
+                )
         path = write_parquet_atomic(df, self.partition_path(table, partition))
         self.refresh_views(wait_s=2.0)
         return path
@@ -164,7 +204,8 @@ class Catalog:
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, table: str, partition: str | None = None) -> pl.DataFrame:
-        """One partition, or the whole table (all partitions) when `partition` is None.
+        """One partition, or the whole table (the registered sources' partitions) when
+        `partition` is None.
 
         Reads the Parquet files directly, so it never waits on the DuckDB file lock. An absent
         table reads as an empty frame.
@@ -172,7 +213,7 @@ class Catalog:
         if partition is not None:
             path = self.partition_path(table, partition)
             return pl.read_parquet(path) if path.exists() else pl.DataFrame()
-        paths = [self.partition_path(table, p) for p in self.partitions(table)]
+        paths = self.registered_partition_files(table)
         if not paths:
             return pl.DataFrame()
         return pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
@@ -198,8 +239,10 @@ class Catalog:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with every table as a view: lock-free SQL for code."""
         con = duckdb.connect()
-        for table, glob in self._view_sources():
-            con.execute(f"CREATE VIEW {table} AS {_view_select(glob)}")
+        for table in PARTITIONED_TABLES + GLOBAL_TABLES:
+            files = self.registered_partition_files(table)
+            if files:
+                con.execute(f"CREATE VIEW {table} AS {_files_select(files)}")
         return con
 
     def query(self, sql: str) -> pl.DataFrame:
@@ -208,10 +251,18 @@ class Catalog:
 
     # -- views in catalog.duckdb ---------------------------------------------------------------
     def _view_sources(self) -> list[tuple[str, str]]:
+        """(table, SELECT) for every table with files. Views of per-source tables read a glob,
+        so a new partition shows without touching the database, and keep only the partitions
+        whose name is in the `sources` table at query time, so a removed source's late file
+        never shows."""
+        sources = self.partition_path("sources")
         out = []
         for table in PARTITIONED_TABLES + GLOBAL_TABLES:
-            if self.partitions(table):
-                out.append((table, str(self.table_dir(table) / "*.parquet")))
+            if not self.partitions(table):
+                continue
+            glob = str(self.table_dir(table) / "*.parquet")
+            registered = sources if table in PARTITIONED_TABLES and sources.exists() else None
+            out.append((table, _view_select(glob, registered)))
         return out
 
     def refresh_views(self, wait_s: float = 10.0) -> bool:
@@ -223,7 +274,7 @@ class Catalog:
         and the next refresh creates what is missing.
         """
         wanted = self._view_sources()
-        if not wanted:
+        if not wanted and not self.db_path.exists():
             return True
         deadline = time.monotonic() + wait_s
         with _file_lock(self.data_dir / ".catalog.lock"):
@@ -237,13 +288,36 @@ class Catalog:
                         return False
                     time.sleep(0.2)
             try:
-                for table, glob in wanted:
-                    con.execute(f"CREATE OR REPLACE VIEW {table} AS {_view_select(glob)}")
+                for table, select in wanted:
+                    con.execute(f"CREATE OR REPLACE VIEW {table} AS {select}")
+                # a view over a glob that matches no file any more fails every query
+                for table in set(PARTITIONED_TABLES + GLOBAL_TABLES) - {t for t, _ in wanted}:
+                    con.execute(f"DROP VIEW IF EXISTS {table}")
             finally:
                 con.close()
         return True
 
 
-def _view_select(glob: str) -> str:
-    quoted = glob.replace("'", "''")
-    return f"SELECT * FROM read_parquet('{quoted}', union_by_name = true)"
+def _quote(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+_PARTITION_FILE = "_partition_file"
+
+
+def _view_select(glob: str, registered: Path | None = None) -> str:
+    """All files of `glob`, or (with `registered`, the `sources` table's file) only those whose
+    partition name is a registered source's."""
+    if registered is None:
+        return f"SELECT * FROM read_parquet({_quote(glob)}, union_by_name = true)"
+    return (
+        f"SELECT * EXCLUDE ({_PARTITION_FILE}) FROM read_parquet({_quote(glob)}, "
+        f"union_by_name = true, filename = '{_PARTITION_FILE}') "
+        f"WHERE parse_filename({_PARTITION_FILE}, true) IN "
+        f"(SELECT name FROM read_parquet({_quote(registered)}))"
+    )
+
+
+def _files_select(files: list[Path]) -> str:
+    listed = ", ".join(_quote(f) for f in files)
+    return f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"

@@ -12,7 +12,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from deepfake_assets import config
 from deepfake_assets.registry import FORMATS, SAMPLING_STRATEGIES, RegistryError, SourceRegistry
 
 DEFAULT_DAGSTER_HOME = "./dagster_home"
@@ -51,7 +50,7 @@ def _sync_partition(instance, name: str) -> None:
 
 # -- sources ---------------------------------------------------------------------------------
 def cmd_sources_add(args: argparse.Namespace) -> int:
-    source = SourceRegistry().add(
+    registration = SourceRegistry().add(
         args.name,
         Path(args.path),
         args.format,
@@ -60,9 +59,23 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
         notes=args.notes or "",
         replace=args.replace,
     )
+    source = registration.source
     _sync_partition(_instance(), source.name)
     flags = " (test only)" if source.test_only else ""
-    print(f"registered {source.name}: {source.path} as {source.format}{flags}")
+    if registration.unchanged:
+        print(f"{source.name} is already registered with these options; nothing changed")
+    elif registration.changes:
+        print(f"replaced {source.name}: {source.path} as {source.format}{flags}")
+        for change in registration.changes:
+            print(f"  {change}")
+        print(
+            f"  materialise it again (`deepfake-assets materialize --source {source.name}`) "
+            "for the catalog to follow"
+        )
+    else:
+        print(f"registered {source.name}: {source.path} as {source.format}{flags}")
+    if registration.unchanged:
+        return 0
     # what the `videos` step will record anyway, said now while the folder can still be fixed
     from deepfake_assets.sources import SourceFormatError, list_source
 
@@ -101,20 +114,104 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sources_remove(args: argparse.Namespace) -> int:
-    from deepfake_assets.catalog import Catalog
+# Runs in these states may still write a partition's files.
+_LIVE_RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
+
+
+def runs_in_flight(instance, name: str) -> list:
+    """Run records of runs not finished that materialise partition `name` (tagged with it, or
+    with a partition range that covers it), from the Dagster instance's run storage."""
+    import dagster as dg
+
     from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME
 
-    removed = SourceRegistry().remove(args.name)
-    tables = Catalog().delete_partition(args.name)
+    statuses = [dg.DagsterRunStatus(s) for s in _LIVE_RUN_STATUSES]
+    records = list(
+        instance.get_run_records(
+            filters=dg.RunsFilter(statuses=statuses, tags={"dagster/partition": name})
+        )
+    )
+    keys = instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME)
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=statuses)):
+        start = record.dagster_run.tags.get("dagster/asset_partition_range_start")
+        end = record.dagster_run.tags.get("dagster/asset_partition_range_end")
+        covered = start in keys and end in keys and name in keys
+        if covered and keys.index(start) <= keys.index(name) <= keys.index(end):
+            records.append(record)
+    return records
+
+
+class SourceInUseError(RegistryError):
+    """`sources remove` of a source a run is still materialising."""
+
+
+def cmd_sources_remove(args: argparse.Namespace) -> int:
+    from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME
+
+    registry = SourceRegistry()
     instance = _instance()
+    live = runs_in_flight(instance, args.name)
+    if live and not args.force:
+        named = ", ".join(
+            f"{r.dagster_run.run_id} ({r.dagster_run.job_name}, {r.dagster_run.status.value})"
+            for r in live
+        )
+        raise SourceInUseError(
+            f"source {args.name!r} is being materialised by run {named}: wait for it to end "
+            "or terminate it in the UI (a killed run can show as STARTED until the instance "
+            "marks it failed), or pass --force to remove it now (the run then fails at its next "
+            "catalog write, nothing it writes reaches the dataset, and "
+            f"`sources remove {args.name}` again clears its late files)"
+        )
+    removal = registry.remove(args.name)
     if instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, args.name):
         instance.delete_dynamic_partition(SOURCE_PARTITIONS_NAME, args.name)
-    print(
-        f"removed {removed.name} ({removed.path}); catalog rows dropped from: "
-        f"{', '.join(tables) or 'no table'}; files under {config.data_dir()} are kept"
-    )
+    rel = [str(f.relative_to(registry.data_dir)) for f in removal.folders]
+    if removal.source is None:
+        print(f"{args.name} is not registered; removed what its runs left behind:")
+    else:
+        print(f"removed {args.name} ({removal.source.path}):")
+    print(f"  catalog rows dropped from: {', '.join(sorted(removal.tables)) or 'no table'}")
+    print(f"  folders deleted: {', '.join(rel) or 'none'}")
+    for folder in removal.left:
+        print(f"  warning: {folder} could not be fully deleted (a run still writing it?)")
+    for line in _report_stale_dataset(instance, registry.data_dir):
+        print(f"  {line}")
     return 0
+
+
+def _report_stale_dataset(instance, data_dir: Path) -> list[str]:
+    """Evaluate the checks that catch rows of unregistered sources in the splits and the export
+    now, and record failures in the instance (run-less check results), so the UI shows
+    fold_splits and exported_dataset failing their checks until they are rebuilt."""
+    import dagster as dg
+
+    from deepfake_assets.assets import export, splits
+    from deepfake_assets.resources import DataDirResource
+
+    lines = []
+    data = DataDirResource(data_dir=str(data_dir))
+    for check in (splits.splits_sources_registered, export.export_rows_resolve):
+        key = next(iter(check.check_keys))
+        result = check(data=data)
+        if result.passed:
+            continue
+        asset = key.asset_key.to_user_string()
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=result.description,
+                metadata=result.metadata,
+            )
+        )
+        lines.append(
+            f"{asset} is stale: {result.description}; re-materialise fold_splits and "
+            "exported_dataset (`deepfake-assets materialize`)"
+        )
+    return lines
 
 
 # -- materialize -----------------------------------------------------------------------------
@@ -262,12 +359,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--sampling", choices=SAMPLING_STRATEGIES, help="frame-sampling override")
     add.add_argument("--notes", help="free-form notes")
-    add.add_argument("--replace", action="store_true", help="re-point an existing name")
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="change a registered name's folder or options (prints what changed)",
+    )
     add.set_defaults(func=cmd_sources_add)
     ls = ssub.add_parser("list", help="list registered sources")
     ls.set_defaults(func=cmd_sources_list)
-    rm = ssub.add_parser("remove", help="unregister a source and drop its catalog rows")
+    rm = ssub.add_parser(
+        "remove", help="unregister a source; delete its catalog rows, crops and staged work"
+    )
     rm.add_argument("name")
+    rm.add_argument(
+        "--force",
+        action="store_true",
+        help="remove even while a run of the source is in flight (its late writes are ignored)",
+    )
     rm.set_defaults(func=cmd_sources_remove)
 
     mat = sub.add_parser("materialize", help="run the asset graph and its checks")

@@ -54,10 +54,14 @@ def scan_sources_dir(
     """
     now = time.time() if now is None else now
     known = registry.by_path()
+    removed = registry.removed_paths()
     taken = {s.name for s in registry.list()}
     registered, unknown, settling = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if folder.resolve() in known:
+            continue
+        if folder.resolve() in removed:
+            unknown.append(f"{folder.name} (removed with `sources remove`; `sources add` it back)")
             continue
         fmt = detect_format(folder)
         if fmt is None:

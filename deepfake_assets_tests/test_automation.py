@@ -41,6 +41,19 @@ def test_sensor_registers_a_new_folder_and_requests_its_run(data_env):
         assert "holiday_photos" in reason and "unrecognised" in reason
 
 
+def test_sensor_does_not_bring_back_a_removed_source(data_env):
+    make_dfdc_folder(data_env["sources"] / "My DFDC")
+    with dg.instance_for_test() as instance:
+        new_source_sensor(dg.build_sensor_context(instance=instance))
+        assert cli.main(["sources", "remove", "my-dfdc"]) == 0
+        again = new_source_sensor(dg.build_sensor_context(instance=instance))
+        assert not again.run_requests and SourceRegistry().list() == []
+        assert "removed with `sources remove`" in again.skip_reason.skip_message
+    # `sources add` takes it back, and then it is an ordinary source again.
+    assert cli.main(["sources", "add", "my-dfdc", str(data_env["sources"] / "My DFDC")]) == 0
+    assert SourceRegistry().removed_paths() == set()
+
+
 def test_sensor_waits_for_a_folder_that_is_still_being_copied(data_env, monkeypatch):
     monkeypatch.setenv("DEEPFAKE_SOURCES_SETTLE_S", "3600")
     make_dfdc_folder(data_env["sources"] / "copying")

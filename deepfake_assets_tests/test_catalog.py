@@ -5,6 +5,7 @@ import sys
 
 import duckdb
 import polars as pl
+import pytest
 
 from deepfake_assets.catalog import Catalog
 
@@ -73,3 +74,65 @@ def test_require_tells_a_partition_never_written_from_an_empty_one(tmp_path):
     catalog.write("faces", pl.DataFrame(schema={"face_id": pl.Utf8, "track": pl.Int32}), "s")
     empty = catalog.require("faces", "s", writer="face_crops")
     assert empty.height == 0 and empty.schema == {"face_id": pl.Utf8, "track": pl.Int32}
+
+
+def _register(data_dir, *names):
+    from deepfake_assets.registry import SourceRegistry
+
+    registry = SourceRegistry(data_dir)
+    for name in names:
+        folder = data_dir.parent / f"folder_{name}"
+        folder.mkdir(exist_ok=True)
+        registry.add(name, folder, "manifest")
+    return registry
+
+
+def test_reads_over_all_sources_ignore_a_removed_sources_late_write(tmp_path):
+    """A run of a removed source that writes its partition after the removal (it passed every
+    guard before) must not reach duplicate_groups, actor_clusters, fold_splits or the export:
+    every read over all sources, and every view, takes only registered partitions."""
+    from deepfake_assets.catalog import write_parquet_atomic
+
+    data_dir = tmp_path / "data"
+    registry = _register(data_dir, "a", "k")
+    catalog = Catalog(data_dir)
+    catalog.write("faces", pl.DataFrame({"face_id": ["a1"], "source": "a"}), "a")
+    registry.remove("k")
+    # The late write, as a run in k's faces step would do it when it ends.
+    write_parquet_atomic(
+        pl.DataFrame({"face_id": ["k1"], "source": "k"}), catalog.partition_path("faces", "k")
+    )
+    assert catalog.read("faces")["face_id"].to_list() == ["a1"]
+    assert catalog.query("select face_id from faces")["face_id"].to_list() == ["a1"]
+    catalog.refresh_views()
+    with duckdb.connect(str(catalog.db_path), read_only=True) as con:
+        assert con.execute("select list(face_id) from faces").fetchone()[0] == ["a1"]
+    assert catalog.registered_sources() == frozenset({"a"})
+    # The removed source's own partition stays readable by name, for the cleanup.
+    assert catalog.read("faces", "k")["face_id"].to_list() == ["k1"]
+
+
+def test_a_removed_source_cannot_write_its_partition(tmp_path):
+    from deepfake_assets.catalog import CatalogError
+
+    data_dir = tmp_path / "data"
+    registry = _register(data_dir, "a", "k")
+    registry.remove("k")
+    catalog = Catalog(data_dir)
+    with pytest.raises(CatalogError, match="'k' is not a registered source"):
+        catalog.write("faces", pl.DataFrame({"face_id": ["k1"]}), "k")
+    assert not catalog.partition_path("faces", "k").exists()
+
+
+def test_views_survive_the_removal_of_every_partition_file(tmp_path):
+    data_dir = tmp_path / "data"
+    registry = _register(data_dir, "a")
+    catalog = Catalog(data_dir)
+    catalog.write("videos", pl.DataFrame({"video_id": ["v"], "source": "a"}), "a")
+    registry.remove("a")
+    catalog.delete_partition("a")
+    with duckdb.connect(str(catalog.db_path), read_only=True) as con:
+        assert con.execute("select count(*) from sources").fetchone()[0] == 0
+        sql = "select view_name from duckdb_views() where not internal"
+        views = {r[0] for r in con.execute(sql).fetchall()}
+    assert "videos" not in views

@@ -15,7 +15,13 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.export.data_card import counts_figure, data_card
-from deepfake_assets.export.info import deepfakebench_json, info_table
+from deepfake_assets.export.info import (
+    NO_CROP,
+    NOT_REGISTERED,
+    deepfakebench_json,
+    info_table,
+    unresolved_rows,
+)
 from deepfake_assets.jobs import DATASET
 from deepfake_assets.media.images import ImageIOError, read_png
 from deepfake_assets.resources import DataDirResource
@@ -50,6 +56,7 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
     info = info_table(catalog)
     if info.is_empty():
         raise dg.Failure("nothing to export: `splits` is empty")
+    refuse_stale_splits(info, catalog.registered_sources())
     # Built beside the old export and swapped in at the end, so the folder never mixes two
     # exports and never keeps images the new one dropped.
     building = data_dir / f".export.{os.getpid()}.building"
@@ -83,11 +90,61 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
             "export_folder": dg.MetadataValue.path(str(out)),
             "num_images": info.height,
             "num_actors": info["actor_id"].n_unique(),
+            "sources": ", ".join(sorted(info["source"].unique().to_list())),
             "by_split": md.counts(info, "split"),
             "by_label": md.counts(info, "label"),
             "counts": md.table(summary, limit=100),
             "data_card": dg.MetadataValue.md(card.split("![", 1)[0]),
         }
+    )
+
+
+def refuse_stale_splits(info: pl.DataFrame, registered: frozenset[str] | None) -> None:
+    """Fail, naming them, when the splits hold rows of sources no longer registered or faces
+    whose crop is gone: exporting them would ship a removed dataset or rows without a path."""
+    stale = unresolved_rows(info, registered)
+    if stale.is_empty():
+        return
+    reasons = []
+    gone = stale.filter(pl.col("problem") == NOT_REGISTERED)
+    if not gone.is_empty():
+        names = ", ".join(
+            f"{r['source']!r} ({r['n_rows']} rows)" for r in gone.iter_rows(named=True)
+        )
+        reasons.append(f"fold_splits was built with sources no longer registered: {names}")
+    lost = stale.filter(pl.col("problem") == NO_CROP)
+    if not lost.is_empty():
+        examples = ", ".join(f"{r['source']}/{r['example']}" for r in lost.iter_rows(named=True))
+        reasons.append(f"{lost['n_rows'].sum()} split rows have {NO_CROP} (e.g. {examples})")
+    raise dg.Failure(
+        description="; ".join(reasons)
+        + ". Re-materialise fold_splits (`deepfake-assets materialize`, or select fold_splits "
+        "and exported_dataset in the UI), then export",
+        metadata={"stale_rows": md.table(stale)},
+    )
+
+
+@dg.asset_check(
+    asset=exported_dataset,
+    blocking=True,
+    description="Every row of the export folder's info.parquet stands for a face of the "
+    "dataset: its source is registered, it has a crop path, and every file it lists exists "
+    "in the export folder. Fails when a source is removed after the export was built.",
+)
+def export_rows_resolve(data: DataDirResource) -> dg.AssetCheckResult:
+    catalog = data.catalog()
+    folder = data.path() / "export"
+    info_path = folder / "info.parquet"
+    if not info_path.exists():
+        return dg.AssetCheckResult(passed=True, description="no export folder yet")
+    info = pl.read_parquet(info_path)
+    offenders = unresolved_rows(info, catalog.registered_sources(), folder)
+    return md.rows_check(
+        offenders.is_empty(),
+        offenders,
+        f"export rows whose source is gone or whose files are missing (of {info.height})",
+        num_rows=info.height,
+        sources=", ".join(sorted(info["source"].unique().to_list())),
     )
 
 

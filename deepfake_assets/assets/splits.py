@@ -135,8 +135,12 @@ def fold_splits(
     catalog.write("splits", splits)
     catalog.write("folds", folds.faces)
     counts = splits.group_by("source", "split", "label").len().sort("source", "split", "label")
+    registered = catalog.registered_sources()
     return dg.MaterializeResult(
         metadata={
+            # the sources this build saw: `sources remove` of one of them makes it stale
+            "sources": ", ".join(sorted(splits["source"].unique().to_list())),
+            "registered_sources": ", ".join(sorted(registered or [])) or "no registry",
             **{k: v for k, v in result.metadata().items() if k != "warnings"},
             "warnings": "\n".join(str(w.message) for w in caught) or "none",
             "folds": folds.metadata(),
@@ -221,6 +225,26 @@ def real_fake_balance(data: DataDirResource) -> dg.AssetCheckResult:
         offenders,
         "sources out of real/fake balance",
         balanced_sources=", ".join(balanced) or "none",
+    )
+
+
+@dg.asset_check(
+    asset=fold_splits,
+    blocking=True,
+    description="Every row of `splits` and `folds` belongs to a registered source. Fails when "
+    "a source is removed after fold_splits was built: re-materialise fold_splits.",
+)
+def splits_sources_registered(data: DataDirResource) -> dg.AssetCheckResult:
+    catalog = data.catalog()
+    registered = catalog.registered_sources()
+    offenders = validation.rows_of_unregistered_sources(
+        catalog.read("splits"), catalog.read("folds"), registered
+    )
+    return md.rows_check(
+        offenders.is_empty(),
+        offenders,
+        "split and fold rows of sources no longer registered",
+        registered_sources=", ".join(sorted(registered or [])) or "no registry",
     )
 
 

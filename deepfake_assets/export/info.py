@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 INFO_COLUMNS = [
@@ -82,3 +84,58 @@ def deepfakebench_json(info: pl.DataFrame, dataset_name: str) -> dict:
         videos = tree.setdefault(row["label_name"], {}).setdefault(row["split"], {})
         videos[row["video_id"]] = {"label": row["label_name"], "frames": row["frames"]}
     return {dataset_name: tree}
+
+
+FILE_COLUMNS = ("path", "path_299", "path_raw", "mask_path")
+NOT_REGISTERED = "source not registered (removed after fold_splits was built)"
+NO_CROP = "no crop in the catalog (its source's faces re-materialised after fold_splits)"
+
+
+def unresolved_rows(
+    info: pl.DataFrame, registered: frozenset[str] | None, files_root: Path | None = None
+) -> pl.DataFrame:
+    """Export rows that do not stand for a face of the dataset: source, problem, n_rows, example.
+
+    A row's source must be registered and it must have a crop `path`; with `files_root` (an
+    export folder) every file the row lists must exist under it. Grouped by source and problem
+    (a missing file is its own problem), so a removed source is one line, not thousands.
+    """
+    schema = {"source": pl.Utf8, "problem": pl.Utf8, "n_rows": pl.UInt32, "example": pl.Utf8}
+    if info.is_empty():
+        return pl.DataFrame(schema=schema)
+    keyed = info.with_columns(
+        pl.concat_str(
+            [pl.col("video_id"), pl.col("frame_index"), pl.col("track")],
+            separator="/",
+            ignore_nulls=True,
+        ).alias("example")
+    )
+    problems = []
+    if registered is not None:
+        problems.append(
+            keyed.filter(~pl.col("source").is_in(sorted(registered))).with_columns(
+                pl.lit(NOT_REGISTERED).alias("problem")
+            )
+        )
+    problems.append(
+        keyed.filter(pl.col("path").is_null() | (pl.col("path") == "")).with_columns(
+            pl.lit(NO_CROP).alias("problem")
+        )
+    )
+    if files_root is not None:
+        for column in FILE_COLUMNS:
+            listed = keyed.filter(pl.col(column).is_not_null() & (pl.col(column) != ""))
+            missing = [not (files_root / rel).is_file() for rel in listed[column].to_list()]
+            problems.append(
+                listed.filter(pl.Series(missing, dtype=pl.Boolean)).with_columns(
+                    ("file missing: " + pl.col(column)).alias("problem")
+                )
+            )
+    return (
+        pl.concat([p.select("source", "problem", "example") for p in problems])
+        .group_by("source", "problem")
+        .agg(pl.len().alias("n_rows"), pl.col("example").first())
+        .cast(schema)
+        .select(list(schema))
+        .sort("source", "problem")
+    )

@@ -126,3 +126,24 @@ def ratio_misses(splits: pl.DataFrame, targets: dict[str, float], tolerance: flo
         if abs(share - target) > tolerance:
             rows.append({"split": name, "share": round(share, 4), "target": round(target, 4)})
     return pl.DataFrame(rows, schema={"split": pl.Utf8, "share": pl.Float64, "target": pl.Float64})
+
+
+def rows_of_unregistered_sources(
+    splits: pl.DataFrame, folds: pl.DataFrame, registered: frozenset[str] | None
+) -> pl.DataFrame:
+    """Rows of `splits` and `folds` whose source is no longer registered (removed after they
+    were built): table, source, n_rows. A catalog without a registry has none."""
+    parts = []
+    for name, table in (("splits", splits), ("folds", folds)):
+        if registered is None or "source" not in table.columns:
+            continue
+        parts.append(
+            table.filter(~pl.col("source").is_in(sorted(registered)))
+            .group_by("source")
+            .agg(pl.len().alias("n_rows"))
+            .select(pl.lit(name).alias("table"), "source", "n_rows")
+        )
+    schema = {"table": pl.Utf8, "source": pl.Utf8, "n_rows": pl.UInt32}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).cast(schema).sort("table", "source")
