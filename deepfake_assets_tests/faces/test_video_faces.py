@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from deepfake_assets.faces.crops import CropSpec
+from deepfake_assets.faces.crops import CropSpec, make_crops
 from deepfake_assets.faces.sampling import first_and_even_indices, shift_indices
 from deepfake_assets.faces.video_faces import (
     FACES_SCHEMA,
@@ -27,9 +27,11 @@ from deepfake_assets.faces.video_faces import (
     process_fake_video,
     process_orphan_fake,
     process_real_video,
+    run_job,
     run_videos_parallel,
+    safe_video_dir,
 )
-from deepfake_assets.media.frames import FrameReader, VideoDecodeError
+from deepfake_assets.media.frames import FrameReader, VideoDecodeError, read_frames
 from deepfake_assets.media.images import read_png
 from deepfake_assets_tests.fixture_paths import SHARED_FIXTURES, requires_fixtures
 
@@ -205,6 +207,80 @@ def test_bad_files_become_statuses_not_exceptions(tmp_path):
     assert res.status == "discarded" and res.reason.startswith("decode_error")
     res = process_real_video(junk, "nothing", [], None, tmp_path)
     assert res.status == "discarded" and res.reason.startswith("too_few_frames")
+
+
+# ----------------------------------------------------------------- crop folders
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "slug"),
+    [("a b", "a_b", "a_b"), ("vidé", "vidè", "vide"), ("part0/x", "part0_x", "part0_x")],
+)
+def test_names_that_slug_alike_get_their_own_crop_folders(tmp_path, one, other, slug):
+    first, second = crop_path(tmp_path, one, 3, 0, "160"), crop_path(tmp_path, other, 3, 0, "160")
+    assert first != second
+    assert first.parent.parent == second.parent.parent == tmp_path  # one folder per video
+    # readable: the folder starts with a slug of the name
+    assert safe_video_dir(one).startswith(slug + "-") and safe_video_dir(other).startswith(slug)
+    assert safe_video_dir(one) == safe_video_dir(one)  # stable across calls and runs
+
+
+@pytest.mark.parametrize("video_id", ["../../up", ".hidden", "/abs/x", "", "é" * 300, "a" * 400])
+def test_a_crop_folder_is_one_safe_path_component(tmp_path, video_id):
+    name = safe_video_dir(video_id)
+    assert "/" not in name and not name.startswith(".") and len(name.encode()) <= 120
+    assert crop_path(tmp_path, video_id, 0, 0, "raw").parent.parent == tmp_path
+
+
+def test_two_videos_whose_names_slug_alike_keep_their_own_crops(videos, tmp_path):
+    """Same frames and boxes for both ("a b" and "a_b"), different pixels: before crop folders
+    were unique, the second overwrote the first's crops and its rows pointed at them."""
+    orig = synthetic_original()
+    short = synthetic_original()
+    short.faces = short.faces[:3]  # another frame plan: the stale-crop sweep must not bite
+    first = process_fake_video(videos["real"], "a b", orig, tmp_path)
+    second = process_fake_video(videos["fake"], "a_b", orig, tmp_path)
+    third = process_fake_video(videos["real"], "vidé", orig, tmp_path)
+    fourth = process_fake_video(videos["fake"], "vidè", short, tmp_path)
+    results = [first, second, third, fourth]
+    assert all(r.status == "ok" for r in results)
+    paths = [tmp_path / f[k] for r in results for f in r.faces for k in ("crop_160", "crop_raw")]
+    assert len(set(paths)) == len(paths) and all(p.is_file() for p in paths)
+    for r, video in zip(results, ("real", "fake", "real", "fake"), strict=True):
+        frames = read_frames(videos[video], [f["frame_index"] for f in r.faces])
+        for row, frame in zip(r.faces, frames.frames, strict=True):
+            box = (row["x1"], row["y1"], row["x2"], row["y2"])
+            assert np.array_equal(read_png(tmp_path / row["crop_raw"]), make_crops(frame, box).raw)
+
+
+def test_decode_reasons_name_the_file_relative_to_its_dataset(videos, tmp_path):
+    """Reasons reach the catalog and the UI: the machine's folders stay out of them."""
+    folder = tmp_path / "dataset" / "sub dir"
+    folder.mkdir(parents=True)
+    junk = folder / "junk.mp4"
+    junk.write_bytes(b"\x00" * 4000)
+    gone = folder / "gone.mp4"
+    rel = "sub dir/junk.mp4"
+    out = tmp_path / "out"
+    results = [
+        process_real_video(junk, "junk", [0, 1], None, out, rel_path=rel),
+        process_orphan_fake(junk, "junk", [0, 1], None, out, rel_path=rel),
+        process_fake_video(junk, "junk", synthetic_original(), out, rel_path=rel),
+        run_job(  # how the faces asset calls it
+            VideoJob("junk", str(junk), "fake", original_video_id="real", rel_path=rel),
+            None,
+            out,
+            VideoFacesConfig(),
+            synthetic_original(),
+        ),
+    ]
+    for res in results:
+        assert res.reason is not None and "decode_error" in res.reason
+        assert rel in res.reason and str(tmp_path) not in res.reason, res.reason
+    # without a relative path a reason names the file alone, never its folder
+    for path in (junk, gone):
+        res = process_real_video(path, "x", [0, 1], None, out)
+        assert path.name in res.reason and str(tmp_path) not in res.reason, res.reason
 
 
 def test_result_round_trips_through_json():
