@@ -25,7 +25,9 @@ from deepfake_assets.faces.video_faces import (
     VideoFaces,
     VideoFacesConfig,
     VideoJob,
+    remove_orphan_crop_folders,
     run_videos_parallel,
+    video_dirs,
 )
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.media.images import read_png, write_bytes_atomic
@@ -171,6 +173,7 @@ def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJ
                 role=role,
                 plan_indices=plan,
                 original_video_id=row["original_video_id"],
+                rel_path=row["rel_path"],
             )
         )
     return jobs
@@ -310,7 +313,8 @@ def faces_picture(faces: pl.DataFrame, data_dir: Path, max_videos: int = 3, per_
             owners=["team:data-engineering"],
             description=(
                 "PNG crops of every face: 160x160 stretched, 299x299 with a 15% margin, and raw "
-                "box size, under $DEEPFAKE_DATA_DIR/faces/<source>/<video>/; paths in `faces`."
+                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video slug>-<hash>/` (one "
+                "folder per video); paths in `faces`."
             ),
         ),
     ],
@@ -329,6 +333,10 @@ def face_detections_and_crops(
     for vid, idx in zip(plan_table["video_id"], plan_table["frame_index"], strict=True):
         plans.setdefault(vid, []).append(int(idx))
     jobs = build_jobs(videos, plans)
+    try:
+        video_dirs(j.video_id for j in jobs)
+    except ValueError as exc:
+        raise dg.Failure(f"{source_name!r}: {exc}; rename one of the two files") from exc
     ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
     video_cfg = VideoFacesConfig(
         rule=config.rule,
@@ -337,9 +345,10 @@ def face_detections_and_crops(
         probe_first_frame=config.probe_first_frame,
         relative_to=data_dir,
     )
-    # the layout of a staged result: bump it when VideoFaces gains a field, so that older
-    # staged results are recomputed instead of read with the field missing
-    staged_layout = 2
+    # the layout of a staged result: bump it when VideoFaces gains a field or the crop paths
+    # it names change, so that older staged results are recomputed instead of read with a
+    # field missing or pointing at crops of the old layout (3: one folder per video id)
+    staged_layout = 3
     settings = [
         asdict(ensemble_config),
         asdict(video_cfg) | {"relative_to": None},
@@ -420,6 +429,9 @@ def face_detections_and_crops(
     catalog.write("faces", faces, source_name)
     catalog.write("face_videos", face_videos, source_name)
     catalog.write("frames", frames, source_name)
+    orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
+    if orphans:
+        context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
     by_reason = face_videos.with_columns(
         pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
     )

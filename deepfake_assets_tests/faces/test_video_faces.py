@@ -161,7 +161,7 @@ def test_fake_reuses_the_originals_frames_and_boxes(videos, tmp_path):
     assert got.select(cols).equals(want.select(cols))
     assert set(got["box_source"]) == {"real"} and set(got["video_id"]) == {"fake"}
     row = got.row(0, named=True)
-    assert row["crop_160"] == "fake/000000_0_160.png"
+    assert row["crop_160"] == f"{safe_video_dir('fake')}/000000_0_160.png"
     assert read_png(tmp_path / row["crop_160"]).shape == (160, 160, 3)
     assert read_png(tmp_path / row["crop_299"]).shape == (299, 299, 3)
     assert read_png(tmp_path / row["crop_raw"]).shape == (65, 50, 3)
@@ -304,7 +304,9 @@ def test_real_video_face_in_every_frame(videos, ensemble, tmp_path):
     assert main["frame_index"].to_list() == plan
     assert main["agreement"].min() >= 2 and not main["interpolated"].any()
     row = main.row(0, named=True)
-    assert row["crop_160"] == f"{tmp_path.name}/astro_real_1/000000_0_160.png"
+    folder = safe_video_dir("astro/real 1")
+    assert folder.startswith("astro_real_1-")
+    assert row["crop_160"] == f"{tmp_path.name}/{folder}/000000_0_160.png"
     assert read_png(tmp_path.parent / row["crop_299"]).shape == (299, 299, 3)
     w, h = row["x2"] - row["x1"], row["y2"] - row["y1"]
     raw = read_png(tmp_path.parent / row["crop_raw"])
@@ -341,7 +343,7 @@ def test_no_face_is_discarded_after_five_resamples(videos, ensemble, tmp_path):
     # 40 frames: +40 and +80 wrap onto the first try's frames, +60 and +100 onto the second's
     assert res.tries == 2 and not res.faces
     assert [a.get("skipped") is None for a in res.attempts] == [True, True] + [False] * 4
-    assert not (tmp_path / "empty").exists()
+    assert not (tmp_path / safe_video_dir("empty")).exists()
 
 
 class CountingEnsemble:
