@@ -7,6 +7,7 @@ Built from test faces (scikit-image's astronaut, matplotlib's Grace Hopper) on e
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import polars as pl
@@ -119,3 +120,29 @@ def test_reasons_name_files_relative_to_the_dataset_folder(graph):
     reasons += catalog.read("face_videos", "names")["reason"].drop_nulls().to_list()
     for reason in reasons:
         assert str(graph["root"]) not in reason and str(graph["folder"]) not in reason, reason
+
+
+def test_a_failed_export_keeps_the_previous_one_and_leaves_no_build_folder(graph):
+    """Runs last: it breaks the export on purpose (a crop gone from disk), then mends it."""
+    import dagster as dg
+
+    from deepfake_assets.assets.export import exported_dataset
+    from deepfake_assets.resources import DataDirResource
+
+    data = graph["data"]
+    abandoned = data / ".export.999999999.building"  # a run killed while exporting
+    (abandoned / "faces").mkdir(parents=True)
+    before = (data / "export" / "info.csv").read_bytes()
+    crop = data / pl.read_parquet(data / "export" / "info.parquet")["path"][0]
+    crop.unlink()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("DEEPFAKE_DATA_DIR", str(data))
+            result = dg.materialize(
+                [exported_dataset], resources={"data": DataDirResource()}, raise_on_error=False
+            )
+        assert not result.success
+        assert not list(data.glob(".export.*")), "a build folder was left behind"
+        assert (data / "export" / "info.csv").read_bytes() == before
+    finally:
+        os.link(data / "export" / crop.relative_to(data), crop)

@@ -27,9 +27,11 @@ from deepfake_assets.faces.video_faces import (
     process_fake_video,
     process_orphan_fake,
     process_real_video,
+    remove_orphan_crop_folders,
     run_job,
     run_videos_parallel,
     safe_video_dir,
+    video_dirs,
 )
 from deepfake_assets.media.frames import FrameReader, VideoDecodeError, read_frames
 from deepfake_assets.media.images import read_png
@@ -230,6 +232,19 @@ def test_a_crop_folder_is_one_safe_path_component(tmp_path, video_id):
     name = safe_video_dir(video_id)
     assert "/" not in name and not name.startswith(".") and len(name.encode()) <= 120
     assert crop_path(tmp_path, video_id, 0, 0, "raw").parent.parent == tmp_path
+
+
+def test_crop_folders_no_video_owns_are_swept(tmp_path):
+    """After the naming changed, the old folders (``a_b/``) would hold crops forever."""
+    kept = crop_path(tmp_path, "a b", 0, 0, "160")
+    old = tmp_path / "a_b" / "000000_0_160.png"
+    foreign = tmp_path / "notes" / "README.txt"
+    for path in (kept, old, foreign):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    assert remove_orphan_crop_folders(tmp_path, ["a b", "gone"]) == 1
+    assert kept.is_file() and not old.parent.exists() and foreign.is_file()
+    assert video_dirs(["a b", "a_b"]) == {"a b": kept.parent.name, "a_b": safe_video_dir("a_b")}
 
 
 def test_two_videos_whose_names_slug_alike_keep_their_own_crops(videos, tmp_path):
