@@ -122,6 +122,25 @@ def test_reasons_name_files_relative_to_the_dataset_folder(graph):
         assert str(graph["root"]) not in reason and str(graph["folder"]) not in reason, reason
 
 
+def test_a_staged_video_whose_crops_are_gone_is_computed_again(graph):
+    """The resume staging under data/work must not bring back rows whose crops are gone (a crop
+    folder deleted, or named by an older layout)."""
+    import shutil
+
+    from deepfake_assets.faces.video_faces import safe_video_dir
+
+    data = graph["data"]
+    shutil.rmtree(data / "faces" / "names" / safe_video_dir("a b"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEEPFAKE_DATA_DIR", str(data))
+        mp.setenv("DAGSTER_HOME", str(graph["root"] / "home"))
+        assert cli.main(["materialize", "--source", "names", "--sources-only"]) == 0
+    faces = Catalog(data).read("faces", "names")
+    assert faces.filter(pl.col("video_id") == "a b").height == 14
+    for rel in faces["crop_160"].to_list() + faces["crop_raw"].to_list():
+        assert (data / rel).is_file(), rel
+
+
 def test_a_failed_export_keeps_the_previous_one_and_leaves_no_build_folder(graph):
     """Runs last: it breaks the export on purpose (a crop gone from disk), then mends it."""
     import dagster as dg

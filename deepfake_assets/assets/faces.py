@@ -21,6 +21,7 @@ from deepfake_assets.faces.ensemble import EnsembleConfig
 from deepfake_assets.faces.figures import grid
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
 from deepfake_assets.faces.video_faces import (
+    CROP_KINDS,
     FACES_SCHEMA,
     VideoFaces,
     VideoFacesConfig,
@@ -143,7 +144,9 @@ def _save(folder: Path, key: str, result: VideoFaces) -> None:
     write_bytes_atomic(_staging_path(folder, result.video_id), payload.encode("utf-8"))
 
 
-def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
+def _load(folder: Path, video_id: str, key: str, data_dir: Path) -> VideoFaces | None:
+    """The staged result of an earlier run, or None when it must be computed again (none, stale
+    key, failed, or crops no longer where it says: a crop folder deleted, an older layout)."""
     path = _staging_path(folder, video_id)
     if not path.exists():
         return None
@@ -154,7 +157,13 @@ def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
     if payload.get("key") != key:
         return None
     result = VideoFaces.from_dict(payload["result"])
-    return None if result.status == "failed" else result
+    if result.status == "failed":
+        return None
+    ends = result.faces[:1] + result.faces[-1:]  # a stat of every crop would slow big resumes
+    crops = [row[f"crop_{kind}"] for row in ends for kind in CROP_KINDS]
+    if not all((data_dir / rel).is_file() for rel in crops if rel):
+        return None
+    return result
 
 
 def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJob]:
@@ -379,7 +388,7 @@ def face_detections_and_crops(
     done: dict[str, VideoFaces] = {}
     if not config.recompute:
         for job in jobs:
-            previous = _load(staging, job.video_id, keys[job.video_id])
+            previous = _load(staging, job.video_id, keys[job.video_id], data_dir)
             if previous is not None:
                 done[job.video_id] = previous
     todo = [j for j in jobs if j.video_id not in done]
