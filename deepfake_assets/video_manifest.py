@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from deepfake_assets.media.probe import STATUS_OK, STATUS_REJECTED, VideoProbe, probe_video
+from deepfake_assets.media.reasons import relative_reason
 from deepfake_assets.sources.fingerprint import file_content_fingerprint
 from deepfake_assets.sources.safe_paths import resolve_inside
 from deepfake_assets.sources.schema import MetadataProblem
@@ -49,13 +50,14 @@ def _probe_one(
             reason=f"path {rel_path!r} resolves outside the dataset folder; not opened",
         )
         return probe, None, None
-    probe = probe_video(resolved)
+    probe = probe_video(resolved, rel_path=rel_path)
     fingerprint = None
     if probe.status == STATUS_OK:
         try:
             fingerprint = file_content_fingerprint(resolved)
         except OSError as exc:
-            probe.status, probe.reason = "unreadable", f"cannot read for fingerprint: {exc}"
+            reason = relative_reason(f"cannot read for fingerprint: {exc}", resolved, rel_path)
+            probe.status, probe.reason = "unreadable", reason
     return probe, str(resolved), fingerprint
 
 

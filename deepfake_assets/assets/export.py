@@ -19,6 +19,7 @@ from deepfake_assets.export.info import (
     NO_CROP,
     NOT_REGISTERED,
     deepfakebench_json,
+    info_csv,
     info_table,
     unresolved_rows,
 )
@@ -34,6 +35,51 @@ def _link(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+def _remove_abandoned_builds(data_dir: Path) -> int:
+    """Delete `.export.<pid>.building` folders whose process is gone (a run killed while it
+    exported). A `.previous` one is kept: it may be the last export left."""
+    removed = 0
+    for folder in data_dir.glob(".export.*.building"):
+        pid = folder.name.split(".")[2]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _build(context: dg.AssetExecutionContext, info: pl.DataFrame, data_dir: Path, building: Path):
+    """Images, tables, JSON and data card into `building`; returns the data card's text."""
+    # each file once: a path listed twice (a crop shared by two rows) must not fail the link
+    rels = sorted(
+        {rel for c in ("path", "path_299", "path_raw", "mask_path") for rel in info[c].drop_nulls()}
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda rel: _link(data_dir / rel, building / rel), rels))
+    context.log.info(f"linked {len(rels)} images into the new export")
+    # spreadsheet formulas neutralised in the CSV only; Parquet and JSON keep the true values
+    (building / "info.csv").write_text(info_csv(info), encoding="utf-8")
+    info.write_parquet(building / "info.parquet")
+    (building / "deepfakebench.json").write_text(
+        json.dumps(deepfakebench_json(info, "deepfake_assets"))
+    )
+    figure_name = "data_card_counts.png"
+    counts_figure(info).savefig(building / figure_name, dpi=90, bbox_inches="tight")
+    card = data_card(info, figure_name)
+    (building / "DATA_CARD.md").write_text(card)
+    return card
 
 
 @dg.asset(
@@ -58,27 +104,18 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
         raise dg.Failure("nothing to export: `splits` is empty")
     refuse_stale_splits(info, catalog.registered_sources())
     # Built beside the old export and swapped in at the end, so the folder never mixes two
-    # exports and never keeps images the new one dropped.
+    # exports and never keeps images the new one dropped; a failed build is removed.
+    removed = _remove_abandoned_builds(data_dir)
+    if removed:
+        context.log.info(f"removed {removed} export folders left by runs that died")
     building = data_dir / f".export.{os.getpid()}.building"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    files = [
-        (data_dir / rel, building / rel)
-        for column in ("path", "path_299", "path_raw", "mask_path")
-        for rel in info[column].drop_nulls().to_list()
-    ]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda pair: _link(*pair), files))
-    context.log.info(f"linked {len(files)} images into the new export")
-    (building / "info.csv").write_text(info.write_csv())
-    info.write_parquet(building / "info.parquet")
-    (building / "deepfakebench.json").write_text(
-        json.dumps(deepfakebench_json(info, "deepfake_assets"))
-    )
-    figure_name = "data_card_counts.png"
-    counts_figure(info).savefig(building / figure_name, dpi=90, bbox_inches="tight")
-    card = data_card(info, figure_name)
-    (building / "DATA_CARD.md").write_text(card)
+    try:
+        card = _build(context, info, data_dir, building)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     previous = data_dir / f".export.{os.getpid()}.previous"
     if out.exists():
         os.replace(out, previous)

@@ -21,11 +21,14 @@ from deepfake_assets.faces.ensemble import EnsembleConfig
 from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
 from deepfake_assets.faces.video_faces import (
+    CROP_KINDS,
     FACES_SCHEMA,
     VideoFaces,
     VideoFacesConfig,
     VideoJob,
+    remove_orphan_crop_folders,
     run_videos_parallel,
+    video_dirs,
 )
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.media.images import write_bytes_atomic
@@ -139,7 +142,9 @@ def _save(folder: Path, key: str, result: VideoFaces) -> None:
     write_bytes_atomic(_staging_path(folder, result.video_id), payload.encode("utf-8"))
 
 
-def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
+def _load(folder: Path, video_id: str, key: str, data_dir: Path) -> VideoFaces | None:
+    """The staged result of an earlier run, or None when it must be computed again (none, stale
+    key, failed, or crops no longer where it says: a crop folder deleted, an older layout)."""
     path = _staging_path(folder, video_id)
     if not path.exists():
         return None
@@ -150,7 +155,13 @@ def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
     if payload.get("key") != key:
         return None
     result = VideoFaces.from_dict(payload["result"])
-    return None if result.status == "failed" else result
+    if result.status == "failed":
+        return None
+    ends = result.faces[:1] + result.faces[-1:]  # a stat of every crop would slow big resumes
+    crops = [row[f"crop_{kind}"] for row in ends for kind in CROP_KINDS]
+    if not all((data_dir / rel).is_file() for rel in crops if rel):
+        return None
+    return result
 
 
 def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJob]:
@@ -169,6 +180,7 @@ def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJ
                 role=role,
                 plan_indices=plan,
                 original_video_id=row["original_video_id"],
+                rel_path=row["rel_path"],
             )
         )
     return jobs
@@ -282,7 +294,8 @@ def face_tables(
             owners=["team:data-engineering"],
             description=(
                 "PNG crops of every face: 160x160 stretched, 299x299 with a 15% margin, and raw "
-                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video>/`; paths in `faces`."
+                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video slug>-<hash>/` (one "
+                "folder per video); paths in `faces`."
             ),
         ),
     ],
@@ -299,6 +312,10 @@ def face_detections_and_crops(
     for vid, idx in zip(plan_table["video_id"], plan_table["frame_index"], strict=True):
         plans.setdefault(vid, []).append(int(idx))
     jobs = build_jobs(videos, plans)
+    try:
+        video_dirs(j.video_id for j in jobs)
+    except ValueError as exc:
+        raise dg.Failure(f"{source_name!r}: {exc}; rename one of the two files") from exc
     ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
     video_cfg = VideoFacesConfig(
         rule=config.rule,
@@ -307,9 +324,10 @@ def face_detections_and_crops(
         probe_first_frame=config.probe_first_frame,
         relative_to=data_dir,
     )
-    # the layout of a staged result: bump it when VideoFaces gains a field, so that older
-    # staged results are recomputed instead of read with the field missing
-    staged_layout = 2
+    # the layout of a staged result: bump it when VideoFaces gains a field or the crop paths
+    # it names change, so that older staged results are recomputed instead of read with a
+    # field missing or pointing at crops of the old layout (3: one folder per video id)
+    staged_layout = 3
     settings = [
         asdict(ensemble_config),
         asdict(video_cfg) | {"relative_to": None},
@@ -340,7 +358,7 @@ def face_detections_and_crops(
     done: dict[str, VideoFaces] = {}
     if not config.recompute:
         for job in jobs:
-            previous = _load(staging, job.video_id, keys[job.video_id])
+            previous = _load(staging, job.video_id, keys[job.video_id], data_dir)
             if previous is not None:
                 done[job.video_id] = previous
     todo = [j for j in jobs if j.video_id not in done]
@@ -390,6 +408,9 @@ def face_detections_and_crops(
     catalog.write("faces", faces, source_name)
     catalog.write("face_videos", face_videos, source_name)
     catalog.write("frames", frames, source_name)
+    orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
+    if orphans:
+        context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
     by_reason = face_videos.with_columns(
         pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
     )

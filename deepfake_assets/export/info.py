@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +26,34 @@ INFO_COLUMNS = [
     "ssim",
     "method",
 ]
+
+
+# A cell starting with one of these runs as a formula in Excel, LibreOffice or Google Sheets
+# (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(table: pl.DataFrame) -> pl.DataFrame:
+    """String cells that a spreadsheet would evaluate, prefixed with ``'`` (shown, not run).
+
+    Only string columns: numbers (a negative ``frame_index`` or ``level``) are written by the CSV
+    writer as numbers and no spreadsheet evaluates them. For the CSV only: Parquet and JSON
+    readers never evaluate, and there the value stays exactly what the source said.
+    """
+    starts = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
+    return table.with_columns(
+        pl.when(pl.col(name).str.contains(starts))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in table.schema.items()
+        if dtype == pl.Utf8
+    )
+
+
+def info_csv(info: pl.DataFrame) -> str:
+    """The text of `info.csv`: the table with formula-like cells neutralised."""
+    return neutralise_formulas(info).write_csv()
 
 
 def info_table(catalog) -> pl.DataFrame:
