@@ -641,9 +641,9 @@ def _video_matches(
         .with_columns(same_label=pl.col("lab_a") == pl.col("lab_b"))
         .with_columns(
             candidate=pl.col("match") & (pl.col("same_label") | pl.lit(p.cross_label)),
-            kinds=pl.col("kc").map_elements(
-                lambda ks: ",".join(kind_names[x] for x in ks), return_dtype=pl.String
-            ),
+            kinds=pl.col("kc")
+            .list.eval(pl.element().replace_strict(kind_names, return_dtype=pl.String))
+            .list.join(","),
         )
         .sort(["va", "vb"])
     )
@@ -685,20 +685,25 @@ def _identity_classes(
     fam_of_video[video] = family
     fams: dict[int, set[int]] = {}
     accepted = np.zeros(len(pairs), bool)
-    order = sorted(np.flatnonzero(candidate).tolist(), key=lambda k: (-fraction[k], k))
+    idx = np.flatnonzero(candidate)
+    order = idx[np.lexsort((idx, -np.asarray(fraction)[idx]))].tolist()  # best first, then k
+    pair_list = pairs.tolist()
+    video_family = fam_of_video.tolist()
     for k in order:
-        va, vb = (int(x) for x in pairs[k])
+        va, vb = pair_list[k]
         ra, rb = uv.find(va), uv.find(vb)
         if ra == rb:
             accepted[k] = True
             continue
-        fa = fams.get(ra, {int(fam_of_video[va])})
-        fb = fams.get(rb, {int(fam_of_video[vb])})
-        if fa & fb:
+        fa = fams.get(ra, {video_family[va]})
+        fb = fams.get(rb, {video_family[vb]})
+        if not fa.isdisjoint(fb):
             continue
         uv.union(va, vb)
-        fams[uv.find(va)] = fa | fb
-        uf.union(int(fam_of_video[va]), int(fam_of_video[vb]))
+        big, small = (fa, fb) if len(fa) >= len(fb) else (fb, fa)
+        big |= small  # in place, smaller into larger: a class of many copies stays linear
+        fams[uv.find(va)] = big
+        uf.union(video_family[va], video_family[vb])
         accepted[k] = True
     ident_class = np.asarray([uv.find(v) for v in range(n_videos)], np.int64)
     fam_root = np.asarray([uf.find(f) for f in range(n_fam)], np.int64)
