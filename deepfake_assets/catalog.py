@@ -209,8 +209,10 @@ class Catalog:
             wanted = self._view_sources()
             if not wanted and not self.db_path.exists():
                 return
+            # builds run under the lock, so any temporary database here is a killed build's
+            for stale in self.data_dir.glob(f".{self.db_path.name}.*.tmp"):
+                _remove_database_files(stale)
             tmp = self.db_path.with_name(f".{self.db_path.name}.{os.getpid()}.tmp")
-            _remove_database_files(tmp)  # a leftover of this pid (a killed earlier build)
             try:
                 con = duckdb.connect(str(tmp))
                 try:

@@ -60,6 +60,7 @@ def test_rematerialising_a_partition_replaces_its_rows(tmp_path):
 
 def test_views_are_rebuilt_while_a_reader_holds_the_database(tmp_path, caplog):
     catalog = Catalog(tmp_path)
+    (tmp_path / ".catalog.duckdb.999999.tmp").write_bytes(b"a build killed mid-way")
     catalog.write("sources", pl.DataFrame({"name": ["s1"]}))
     catalog.write("videos", pl.DataFrame({"video_id": ["a"]}), "s1")
     # A user's `duckdb -readonly` shell (or read_only=True) in another process holds the file.
