@@ -524,9 +524,12 @@ def _matched_items(
     have a partner (a contentful item within ``threshold``) in the second, (x, y, k, m), and
     the rows built. Computed over (video, distinct hash) cells: identical items cost one row."""
     empty = pl.DataFrame(schema={"x": pl.Int64, "y": pl.Int64, "k": pl.Int64, "m": pl.Int64})
+    # an item can have a partner only if its hash is shared or has a near hash
+    u = dh.item_hash
+    shared = (dh.multiplicity[u] > 1) | (np.diff(dh.nbr_start)[u] > 0)
+    sel = np.flatnonzero(shared & ~dh.low_info[u])
     cells = (
-        pl.DataFrame({"x": video, "s": source, "u": dh.item_hash, "k": dh.kind[dh.item_hash]})
-        .filter(pl.Series(~dh.low_info[dh.item_hash]))
+        pl.DataFrame({"x": video[sel], "s": source[sel], "u": u[sel], "k": dh.kind[u[sel]]})
         .group_by("x", "s", "u", "k")
         .agg(pl.len().alias("cnt"))
     )
@@ -741,14 +744,18 @@ def _star_groups(
     degree = np.diff(dh.nbr_start)
     item_hash = dh.item_hash
     visit = np.flatnonzero((dh.multiplicity[item_hash] > 1) | (degree[item_hash] > 0))
-    hash_of, vid, trk, lab = item_hash.tolist(), video.tolist(), track.tolist(), label.tolist()
-    fam, cls = family.tolist(), ident.tolist()
+    # the loop works on the visited items only, in local indices (same order)
+    hash_of, vid = item_hash[visit].tolist(), video[visit].tolist()
+    trk, lab = track[visit].tolist(), label[visit].tolist()
+    fam, cls = family[visit].tolist(), ident[visit].tolist()
+    kept_local = list(range(len(visit)))
+    dist_local = [0] * len(visit)
     informative = (~dh.low_info).tolist()
     nbr_start, nbr, nbr_d = dh.nbr_start.tolist(), dh.nbr.tolist(), dh.nbr_d.tolist()
     same: dict[tuple[int, int, int, int], int] = {}
     other: dict[tuple[int, int], list] = {}  # [first, first of another family, all kept]
     copies: dict[tuple[int, int, int], list[int]] = {}  # [first, first of another video]
-    for y in visit.tolist():
+    for y in range(len(visit)):
         uy, vy, ty, ly, fy, cy = hash_of[y], vid[y], trk[y], lab[y], fam[y], cls[y]
         best_d, best_x = 1 << 30, -1
         lo, hi = nbr_start[uy], nbr_start[uy + 1]
@@ -774,7 +781,7 @@ def _star_groups(
                     if x >= 0 and (d, x) < (best_d, best_x):
                         best_d, best_x = d, x
         if best_x >= 0:
-            kept[y], dist[y] = best_x, best_d
+            kept_local[y], dist_local[y] = best_x, best_d
             continue
         same.setdefault((uy, vy, ty, ly), y)
         if informative[uy]:
@@ -790,6 +797,8 @@ def _star_groups(
                 copies[(uy, ly, cy)] = [y, -1]
             elif c[1] < 0 and vid[y] != vid[c[0]]:
                 c[1] = y
+    kept[visit] = visit[np.asarray(kept_local, np.int64)]
+    dist[visit] = dist_local
     stats = {
         "n_visited_items": len(visit),
         "n_index_entries": len(same) + len(other) + len(copies),
