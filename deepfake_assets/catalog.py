@@ -1,9 +1,10 @@
 """The catalog: Parquet files that runs write, and a DuckDB file whose views read them.
 
 DuckDB lets one process write a database file at a time, and a user with the `duckdb` CLI open
-holds that lock. So no run ever writes rows into `catalog.duckdb`: each partition of each table is
-one Parquet file, replaced atomically (written under a temporary name, then renamed), and
-`catalog.duckdb` only holds views over `catalog/<table>/*.parquet`. Two partitions materialised at
+holds a lock on it. So no run ever opens `catalog.duckdb` for writing: each partition of each table
+is one Parquet file, replaced atomically (written under a temporary name, then renamed), and
+`catalog.duckdb` only holds views over `catalog/<table>/*.parquet`, rebuilt as a new file that is
+renamed over the old one (`refresh_views`). Two partitions materialised at
 once write different files; a user querying while a run writes sees the old or the new file,
 never half of one; re-materialising a partition replaces its file, never duplicates its rows.
 
@@ -27,7 +28,6 @@ import fcntl
 import logging
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,7 +188,7 @@ class Catalog:
                     f"{partition}` clears what its runs left"
                 )
         path = write_parquet_atomic(df, self.partition_path(table, partition))
-        self.refresh_views(wait_s=2.0)
+        self.refresh_views()
         return path
 
     def delete_partition(self, partition: str) -> list[str]:
@@ -265,37 +265,47 @@ class Catalog:
             out.append((table, _view_select(glob, registered)))
         return out
 
-    def refresh_views(self, wait_s: float = 10.0) -> bool:
-        """Create the views of `catalog.duckdb` for every table that has files.
+    def refresh_views(self) -> None:
+        """Rebuild `catalog.duckdb` with a view for every table that has files.
 
-        Views name a glob, so a new partition file is visible without touching the database;
-        only a table's first file needs this. When another process (a user's `duckdb` shell)
-        holds the database, retry for `wait_s` and then give up with a warning: the run goes on
-        and the next refresh creates what is missing.
+        The views are written into a new database file under a temporary name, which is then
+        renamed over `catalog.duckdb`; nothing ever opens `catalog.duckdb` for writing. So a
+        reader holding the file open (a `duckdb` shell, a notebook) never blocks a run and never
+        sees a database with some views missing: it keeps the file it opened (its views name
+        globs, so new partitions of those tables show up), and the next connection opens the new
+        file with every view.
         """
-        wanted = self._view_sources()
-        if not wanted and not self.db_path.exists():
-            return True
-        deadline = time.monotonic() + wait_s
         with _file_lock(self.data_dir / ".catalog.lock"):
-            while True:
-                try:
-                    con = duckdb.connect(str(self.db_path))
-                    break
-                except duckdb.IOException as exc:
-                    if time.monotonic() > deadline:
-                        log.warning("catalog.duckdb is locked by another process (%s)", exc)
-                        return False
-                    time.sleep(0.2)
+            # listed under the lock: a rebuild that started earlier cannot rename an older list
+            # over a newer one
+            wanted = self._view_sources()
+            if not wanted and not self.db_path.exists():
+                return
+            # builds run under the lock, so any temporary database here is a killed build's
+            for stale in self.data_dir.glob(f".{self.db_path.name}.*.tmp"):
+                _remove_database_files(stale)
+            tmp = self.db_path.with_name(f".{self.db_path.name}.{os.getpid()}.tmp")
             try:
-                for table, select in wanted:
-                    con.execute(f"CREATE OR REPLACE VIEW {table} AS {select}")
-                # a view over a glob that matches no file any more fails every query
-                for table in set(PARTITIONED_TABLES + GLOBAL_TABLES) - {t for t, _ in wanted}:
-                    con.execute(f"DROP VIEW IF EXISTS {table}")
+                con = duckdb.connect(str(tmp))
+                try:
+                    # a fresh file: tables without files (all partitions removed) get no view,
+                    # since a view over a glob that matches nothing fails every query
+                    for table, select in wanted:
+                        con.execute(f"CREATE VIEW {table} AS {select}")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                os.replace(tmp, self.db_path)
+                # A write-ahead log at the path belongs to the file just replaced (a read-write
+                # shell that wrote into it): DuckDB refuses to open the new file next to it.
+                Path(f"{self.db_path}.wal").unlink(missing_ok=True)
             finally:
-                con.close()
-        return True
+                _remove_database_files(tmp)
+
+
+def _remove_database_files(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    Path(f"{path}.wal").unlink(missing_ok=True)
 
 
 def _quote(path: str | Path) -> str:

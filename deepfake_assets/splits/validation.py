@@ -60,38 +60,58 @@ def fakes_outside_original_split(splits: pl.DataFrame) -> pl.DataFrame:
 def near_duplicates_across_splits(
     hashes: pl.DataFrame, splits: pl.DataFrame, threshold: int
 ) -> pl.DataFrame:
-    """Pairs of exported face crops within `threshold` bits whose splits differ.
+    """Exported face crops within `threshold` bits whose splits differ.
 
     A fake and its own original (one family) are exempt: they look alike by construction and
-    always share a split anyway.
+    always share a split anyway. Faces with one hash, split and family form one cell, so a
+    family of identical crops (a manifest listing copies of a file) costs one row, never the
+    n^2 pairs of its faces: one row per pair of offending cells, naming its first faces
+    (face_id_a, face_id_b), and `n_pairs`, the face pairs it stands for.
     """
+    schema = {
+        "face_id_a": pl.Utf8,
+        "face_id_b": pl.Utf8,
+        "split_a": pl.Utf8,
+        "split_b": pl.Utf8,
+        "distance": pl.Int64,
+        "n_pairs": pl.Int64,
+    }
     faces = hashes.filter(pl.col("kind") == "face").join(
         splits.select("face_id", "split"), on="face_id", how="inner"
     )
     if faces.height < 2:
-        return pl.DataFrame(
-            schema={
-                "face_id_a": pl.Utf8,
-                "face_id_b": pl.Utf8,
-                "split_a": pl.Utf8,
-                "split_b": pl.Utf8,
-                "distance": pl.Int64,
-            }
-        )
-    i, j, d = near_pairs(faces["hash"].to_numpy(), threshold)
-    ids = faces["face_id"].to_numpy()
-    split = faces["split"].to_numpy()
-    family = faces["family_id"].to_numpy()
-    keep = (split[i] != split[j]) & (family[i] != family[j])
-    return pl.DataFrame(
-        {
-            "face_id_a": ids[i[keep]],
-            "face_id_b": ids[j[keep]],
-            "split_a": split[i[keep]],
-            "split_b": split[j[keep]],
-            "distance": np.asarray(d[keep], dtype=np.int64),
-        }
+        return pl.DataFrame(schema=schema)
+    cells = faces.group_by("hash", "split", "family_id").agg(
+        pl.col("face_id").min(), pl.len().alias("n")
     )
+    distinct = cells["hash"].unique().sort()
+    i, j, d = near_pairs(distinct.to_numpy(), threshold)
+    values = distinct.to_numpy()
+    hash_pairs = pl.concat(
+        [
+            pl.DataFrame({"ha": values, "hb": values, "distance": np.zeros(len(values), np.int64)}),
+            pl.DataFrame({"ha": values[i], "hb": values[j], "distance": d.astype(np.int64)}),
+        ]
+    ).with_columns(pl.col("ha", "hb").cast(distinct.dtype))
+    a = cells.rename({c: f"{c}_a" for c in cells.columns})
+    b = cells.rename({c: f"{c}_b" for c in cells.columns})
+    pairs = (
+        hash_pairs.join(a, left_on="ha", right_on="hash_a")
+        .join(b, left_on="hb", right_on="hash_b")
+        .filter(
+            (pl.col("split_a") != pl.col("split_b"))
+            & (pl.col("family_id_a") != pl.col("family_id_b"))
+            & ((pl.col("ha") != pl.col("hb")) | (pl.col("face_id_a") < pl.col("face_id_b")))
+        )
+    )
+    return pairs.select(
+        "face_id_a",
+        "face_id_b",
+        "split_a",
+        "split_b",
+        pl.col("distance").cast(pl.Int64),
+        (pl.col("n_a") * pl.col("n_b")).cast(pl.Int64).alias("n_pairs"),
+    ).sort("face_id_a", "face_id_b")
 
 
 def real_fake_imbalance(splits: pl.DataFrame, sources: list[str], tolerance: float) -> pl.DataFrame:
