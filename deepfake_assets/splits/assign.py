@@ -146,7 +146,7 @@ def search_summary(search: SearchResult | None) -> dict:
         "greedy_start_dropped_faces": search.start_faces,
         "dropped_faces": search.dropped_faces,
         "share_miss": round(search.miss, 4),
-        "share_miss_bound": round(search.bound, 4),
+        "share_tolerance": search.tolerance,
         "restarts": search.restarts,
     }
 
@@ -162,7 +162,7 @@ def assign_splits(
     age_bins: Sequence[float] = AGE_BINS,
     overall_weight: float = 2.0,
     donors: DonorPolicy | str = DonorPolicy.GROUP,
-    search_restarts: int = 20,
+    search_restarts: int = 100,
 ) -> SplitResult:
     """Assign every face to train / val / test (see module doc for the rules).
 
@@ -170,8 +170,8 @@ def assign_splits(
     second_actor_id, donor_actor_id, gender, age, race and test_only are used when present
     (absent = null / False). `donors` is the donor policy (`identity_graph.DonorPolicy`).
     `tolerance` (overall) and `category_tolerance` (per stratified category with >= 20 actors)
-    are the absolute share misses above which a warning is raised; `tolerance` also bounds the
-    share miss the drop-minimising search may accept.
+    are the absolute share misses above which a warning is raised; `tolerance` is also the miss
+    the drop-minimising search may accept before it counts drops.
     """
     ratios = check_ratios(ratios, 3)
     policy = DonorPolicy(donors)

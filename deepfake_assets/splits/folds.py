@@ -103,7 +103,7 @@ def assign_folds(
     age_bins: Sequence[float] = AGE_BINS,
     overall_weight: float = 2.0,
     donors: DonorPolicy | str = DonorPolicy.GROUP,
-    search_restarts: int = 20,
+    search_restarts: int = 100,
 ) -> FoldResult:
     """Assign actor groups to level 1 / level 2 (`level_ratio`) and each level to `n_folds`
     folds of equal face count. Same input table as `assign_splits` (its output, e.g. the

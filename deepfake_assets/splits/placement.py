@@ -7,12 +7,13 @@ be on two sides. Minimising dropped fakes is a balanced k-way minimum cut of the
 (NP-hard), with some groups pinned (test-only) and the bucket shares bound to their targets.
 
 `local_search` starts from the stratified greedy placement and improves it with seeded moves:
-single moves of a group to the bucket holding most of its bridges, swaps with a group of similar
-size in that bucket when a single move would break the ratios, then random perturbations
-(iterated local search) keeping the best result. A state is better when it drops fewer fakes, or
-as many with a smaller miss of the targets. Shares are those of the faces that stay (dropped
-fakes no longer count), and no state whose largest share miss exceeds ``bound`` (the tolerance,
-or the start's own miss if larger) is accepted, so the search never trades ratios for drops.
+single moves of a group to another bucket, swaps with a group of similar size there when a
+single move would break the ratios, then random perturbations (iterated local search) keeping
+the best result. States are ordered by (share miss beyond the tolerance, dropped fakes, share
+miss): the ratios come first, so the search never trades them for drops beyond the tolerance,
+and within it drops as few fakes as it can. Shares are those of the faces that stay (dropped
+fakes no longer count), because drops fall unevenly: a fake in a small split is more likely to
+have its donor elsewhere.
 
 `exact_min_drops` enumerates every placement of a small case; the benchmark
 (`benchmarks/placement_bench.py`) and the tests compare the two.
@@ -20,6 +21,7 @@ or the start's own miss if larger) is accepted, so the search never trades ratio
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,7 +77,7 @@ class SearchResult:
     start_cost: int
     start_faces: int
     start_miss: float
-    bound: float
+    tolerance: float
     restarts: int
 
 
@@ -93,138 +95,220 @@ def kept_loads(
     return loads - np.bincount(assign[bridges.target], weights=lost, minlength=n_buckets)
 
 
-def _miss(loads: np.ndarray, targets: np.ndarray) -> float:
+def _miss(loads: np.ndarray, targets) -> float:
     total = loads.sum()
     if total <= 0:
         return 0.0
     return float(np.abs(loads / total - targets).max())
 
 
-class _State:
-    """Buckets, kept loads and dropped cost, updated move by move (O(degree) per move)."""
+def _miss_list(loads: list[float], targets: list[float]) -> float:
+    total = sum(loads)
+    if total <= 0:
+        return 0.0
+    return max(abs(x / total - t) for x, t in zip(loads, targets, strict=True))
 
-    def __init__(self, assign, sizes, bridges: Bridges, n_buckets: int, targets) -> None:
-        self.b = assign.astype(np.int64).copy()
-        self.m = n_buckets
-        self.targets = targets
+
+def _key(cost: int, miss: float, tolerance: float) -> tuple[float, int, float]:
+    """What the search minimises, in order: the share miss beyond `tolerance`, the dropped
+    cost, the share miss (ties within 1e-12 count as equal)."""
+    return (round(max(0.0, miss - tolerance), 12), cost, round(miss, 12))
+
+
+class _State:
+    """Buckets, kept loads and dropped cost, updated move by move in O(degree).
+
+    A group's *profile* is, per bucket s, the cost of its bridges to groups in s and the faces
+    of those bridges (its own fakes whose donor is in s, and fakes in s whose donor it is; a
+    bridge's faces always travel with the pair, whichever of the two holds the fake):
+    moving g from a to s then drops conn[a] and keeps conn[s], and takes base[g] + F[s] faces
+    to s while a loses base[g] + F[a]. Profiles are cached and dropped when a neighbour moves.
+    Plain lists, not numpy: the buckets are 2..5 and numpy's per-call cost would dominate."""
+
+    def __init__(self, assign, sizes, bridges: Bridges, n_buckets: int, targets, tol) -> None:
         n = len(sizes)
-        # faces of a group that never depend on the placement: all but its bridging fakes
-        self.base = sizes.astype(np.float64) - np.bincount(
+        self.b: list[int] = [int(x) for x in assign]
+        self.m = n_buckets
+        self.t = [float(x) for x in targets]
+        self.tol = tol
+        base = np.asarray(sizes, np.float64) - np.bincount(
             bridges.target, weights=bridges.faces, minlength=n
         )
-        # incident bridges per group: (other group, cost, faces that travel with *this* group
-        # when it is in the other's bucket: its own fake's faces, or the other's fake's faces)
+        self.base = base.tolist()
+        # one entry per linked pair of groups (fakes between the same two groups add up)
+        pair: dict[tuple[int, int], list[int]] = {}
+        cols = (bridges.target, bridges.donor, bridges.faces, bridges.cost)
+        for t, d, f, c in zip(*(x.tolist() for x in cols), strict=True):
+            acc = pair.setdefault((min(t, d), max(t, d)), [0, 0])
+            acc[0] += c
+            acc[1] += f
         inc: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
-        for t, d, f, c in zip(
-            bridges.target.tolist(),
-            bridges.donor.tolist(),
-            bridges.faces.tolist(),
-            bridges.cost.tolist(),
-            strict=True,
-        ):
+        for (t, d), (c, f) in pair.items():
             inc[t].append((d, c, f))
             inc[d].append((t, c, f))
         self.inc = inc
-        self.loads = kept_loads(self.b, sizes, bridges, n_buckets)
-        self.cost = int(bridges.cost[dropped_mask(self.b, bridges)].sum())
+        self.nbrs = [{h for h, _, _ in x} for x in inc]
+        self.loads = kept_loads(np.asarray(self.b), np.asarray(sizes), bridges, n_buckets).tolist()
+        self.cost = int(bridges.cost[dropped_mask(np.asarray(self.b), bridges)].sum())
+        self._prof: dict[int, tuple[list[int], list[float]]] = {}
 
-    def effect(self, g: int, s: int) -> tuple[int, np.ndarray]:
-        """(cost change, load change) of moving group g to bucket s."""
-        a = int(self.b[g])
-        delta = np.zeros(self.m)
+    def profile(self, g: int) -> tuple[list[int], list[float]]:
+        p = self._prof.get(g)
+        if p is None:
+            conn, faces = [0] * self.m, [0.0] * self.m
+            b = self.b
+            for h, c, f in self.inc[g]:
+                conn[b[h]] += c
+                faces[b[h]] += f
+            p = self._prof[g] = (conn, faces)
+        return p
+
+    def move(self, g: int, s: int) -> None:
+        a = self.b[g]
         if a == s:
-            return 0, delta
-        conn_a = conn_s = 0
-        f_a = f_s = 0.0
-        b = self.b
-        for h, c, f in self.inc[g]:
-            bh = b[h]
-            if bh == a:
-                conn_a += c
-                f_a += f
-            elif bh == s:
-                conn_s += c
-                f_s += f
-        delta[a] -= self.base[g] + f_a
-        delta[s] += self.base[g] + f_s
-        return conn_a - conn_s, delta
-
-    def move(self, g: int, s: int) -> tuple[int, np.ndarray]:
-        dc, dl = self.effect(g, s)
+            return
+        conn, faces = self.profile(g)
+        self.cost += conn[a] - conn[s]
+        self.loads[a] -= self.base[g] + faces[a]
+        self.loads[s] += self.base[g] + faces[s]
         self.b[g] = s
-        self.cost += dc
-        self.loads = self.loads + dl
-        return dc, dl
+        for h in self.nbrs[g]:
+            self._prof.pop(h, None)
 
-    def miss(self) -> float:
-        return _miss(self.loads, self.targets)
+    def key(self) -> tuple[float, int, float]:
+        return _key(self.cost, _miss_list(self.loads, self.t), self.tol)
+
+    def try_moves(self, moves: list[tuple[int, int]]) -> tuple[tuple[float, int, float], bool]:
+        """(key, no kept bucket emptied) after `moves`, the state left as it was."""
+        if len(moves) == 1 or not self.nbrs[moves[0][0]] & {g for g, _ in moves[1:]}:
+            loads, cost = list(self.loads), self.cost
+            for g, s in moves:  # independent moves: their effects add up
+                a = self.b[g]
+                conn, faces = self.profile(g)
+                cost += conn[a] - conn[s]
+                loads[a] -= self.base[g] + faces[a]
+                loads[s] += self.base[g] + faces[s]
+            return _key(cost, _miss_list(loads, self.t), self.tol), loads
+        back = [(g, self.b[g]) for g, _ in moves]
+        for g, s in moves:
+            self.move(g, s)
+        out = self.key(), list(self.loads)
+        for g, s in reversed(back):
+            self.move(g, s)
+        return out
 
 
-def _feasible(loads: np.ndarray, targets: np.ndarray, bound: float, keep: np.ndarray) -> bool:
-    """Within `bound` of the targets, and no bucket in `keep` emptied."""
-    return _miss(loads, targets) <= bound and bool((loads[keep] > 0).all())
+class _Search:
+    """Worklist descent and perturbations over one `_State` (see `local_search`)."""
 
+    def __init__(self, st: _State, sizes, movable, keep, rng, swap_candidates: int) -> None:
+        self.st = st
+        self.movable = movable.tolist()
+        self.keep = [s for s in range(st.m) if keep[s]]
+        self.rng = rng
+        self.k = swap_candidates
+        order = np.flatnonzero(movable)
+        self.order = order[np.argsort(np.asarray(sizes)[order], kind="stable")].tolist()
+        self.rank = {g: i for i, g in enumerate(self.order)}
+        # per bucket, the size ranks of its movable groups, sorted
+        self.members: list[list[int]] = [[] for _ in range(st.m)]
+        for i, g in enumerate(self.order):
+            self.members[st.b[g]].append(i)
+        self.open = [s for s in range(st.m) if st.t[s] > 0]
+        self.work = 0  # groups examined: the search's deterministic measure of effort
 
-def _better(cost: int, miss: float, best_cost: int, best_miss: float) -> bool:
-    return cost < best_cost or (cost == best_cost and miss < best_miss - 1e-12)
+    def _ok(self, loads: list[float]) -> bool:
+        return all(loads[s] > 0 for s in self.keep)
 
+    def partners(self, g: int, s: int) -> list[int]:
+        """Up to `k` movable groups in bucket s nearest to g in size."""
+        i = self.rank.get(g)
+        if i is None:
+            return []
+        members = self.members[s]
+        j = bisect.bisect_left(members, i)
+        lo = max(0, j - self.k // 2)
+        return [self.order[r] for r in members[lo : lo + self.k] if r != i]
 
-def _descend(
-    st: _State,
-    movable: np.ndarray,
-    sizes: np.ndarray,
-    bound: float,
-    keep: np.ndarray,
-    rng: np.random.Generator,
-    swap_candidates: int,
-) -> None:
-    """Improving moves and swaps until none is left (each strictly lowers (cost, miss))."""
-    bridged = np.flatnonzero(movable & np.array([len(x) > 0 for x in st.inc], dtype=bool))
-    if not len(bridged):
-        return
-    improved = True
-    while improved:
-        improved = False
-        by_bucket = []
-        for s in range(st.m):
-            members = np.flatnonzero(movable & (st.b == s))
-            by_bucket.append(members[np.argsort(sizes[members], kind="stable")])
-        for g in rng.permutation(bridged).tolist():
-            a = int(st.b[g])
-            # the best (cost, miss) reachable from here, and how; starts at staying put
-            best_cost, best_miss, action = st.cost, st.miss(), None
-            for s in range(st.m):
-                if s == a or st.targets[s] <= 0:
+    def move(self, g: int, s: int) -> None:
+        """`_State.move`, keeping the size-sorted members of each bucket."""
+        a = self.st.b[g]
+        r = self.rank.get(g)
+        if a != s and r is not None:
+            members = self.members[a]
+            del members[bisect.bisect_left(members, r)]
+            bisect.insort(self.members[s], r)
+        self.st.move(g, s)
+
+    def best_action(self, g: int, swaps: bool) -> list[tuple[int, int]] | None:
+        st = self.st
+        self.work += 1
+        a = st.b[g]
+        best, action = st.key(), None
+        for s in self.open:
+            if s == a:
+                continue
+            cands = [[(g, s)]]
+            if swaps:
+                cands += [[(g, s), (h, a)] for h in self.partners(g, s)]
+            for moves in cands:
+                k, loads = st.try_moves(moves)
+                if k < best and self._ok(loads):
+                    best, action = k, moves
+        return action
+
+    def descend(self, work: list[int]) -> None:
+        """Improve until no move or swap of a queued group, and no balancing move, helps."""
+        st = self.st
+        queue = [g for g in self.rng.permutation(work).tolist() if self.movable[g]]
+        queued = set(queue)
+        while True:
+            while queue:
+                g = queue.pop()
+                queued.discard(g)
+                action = self.best_action(g, swaps=True)
+                if action is None:
                     continue
-                dc, dl = st.effect(g, s)
-                if dc > 0:
-                    continue
-                loads = st.loads + dl
-                miss = _miss(loads, st.targets)
-                ok = _feasible(loads, st.targets, bound, keep)
-                if ok and _better(st.cost + dc, miss, best_cost, best_miss):
-                    best_cost, best_miss, action = st.cost + dc, miss, ("move", s, -1)
-                if dc < 0:  # worth a swap if the move alone breaks the ratios
-                    members = by_bucket[s]
-                    k = int(np.searchsorted(sizes[members], sizes[g]))
-                    lo, hi = max(0, k - swap_candidates), k + swap_candidates
-                    for h in members[lo:hi].tolist():
-                        if h == g or st.b[h] != s:
-                            continue
-                        dc1, _ = st.move(g, s)
-                        dc2, _ = st.move(h, a)
-                        miss2 = st.miss()
-                        ok = _feasible(st.loads, st.targets, bound, keep)
-                        st.move(h, s)
-                        st.move(g, a)
-                        total = st.cost + dc1 + dc2
-                        if ok and _better(total, miss2, best_cost, best_miss):
-                            best_cost, best_miss, action = total, miss2, ("swap", s, h)
-            if action is not None:
-                st.move(g, action[1])
-                if action[0] == "swap":
-                    st.move(action[2], a)
-                improved = True
+                for h, s in action:
+                    self.move(h, s)
+                    for x in (h, *st.nbrs[h]):
+                        if x not in queued and self.movable[x] and st.inc[x]:
+                            queue.append(x)
+                            queued.add(x)
+            if st.key()[0] == 0:
+                return
+            moved = False  # shares off by more than the tolerance: any group may help
+            for g in self.rng.permutation(self.order).tolist():
+                action = self.best_action(g, swaps=False)
+                if action is not None:
+                    self.move(*action[0])
+                    moved = True
+                    for x in st.nbrs[g]:
+                        if x not in queued and self.movable[x]:
+                            queue.append(x)
+                            queued.add(x)
+            if not moved:
+                return
+
+    def perturb(self, bridged: list[int], n: int) -> list[int]:
+        """Move n random bridged groups to another bucket, half of them swapped with a group
+        of similar size there (the shares barely move); returns the groups to look at again."""
+        st, touched = self.st, []
+        for g in self.rng.choice(bridged, size=min(n, len(bridged)), replace=False).tolist():
+            others = [s for s in self.open if s != st.b[g]]
+            if not others:
+                continue
+            s = int(self.rng.choice(others))
+            # half of the time a plain move: the descent's balancing brings the shares back
+            partner = self.partners(g, s)[:1] if self.rng.random() < 0.5 else []
+            moves = [(g, s)] + [(h, st.b[g]) for h in partner]
+            _, loads = st.try_moves(moves)
+            if not self._ok(loads):
+                continue
+            for h, t in moves:
+                self.move(h, t)
+                touched += [h, *st.nbrs[h]]
+        return touched
 
 
 def local_search(
@@ -235,59 +319,56 @@ def local_search(
     *,
     movable: np.ndarray | None = None,
     tolerance: float = 0.02,
-    bound: float | None = None,
     seed: int = 0,
-    restarts: int = 20,
+    restarts: int = 100,
+    max_work: int = 30_000,
     swap_candidates: int = 8,
 ) -> SearchResult:
     """Improve `assign` (bucket per group) to drop fewer bridging fakes (see module doc).
 
-    `movable`: groups the search may move (pinned ones: False). `bound`: the largest share miss
-    accepted; default max(`tolerance`, the start's miss). Deterministic for a seed."""
+    `movable`: groups the search may move (pinned ones: False). Buckets the start fills are
+    never emptied. Each restart perturbs the best placement so far (a few moves and swaps) and
+    descends again from there; restarts stop after `restarts`, or once `max_work` groups have
+    been examined after the first descent (a count, not a clock: deterministic for a seed)."""
     sizes = np.asarray(sizes, dtype=np.int64)
-    targets_a = np.asarray(targets, dtype=np.float64)
-    m = len(targets_a)
+    m = len(targets)
     start = np.asarray(assign, dtype=np.int64)
     movable = np.ones(len(sizes), bool) if movable is None else np.asarray(movable, bool)
-    st = _State(start, sizes, bridges, m, targets_a)
-    start_cost, start_miss = st.cost, st.miss()
+    st = _State(start, sizes, bridges, m, targets, tolerance)
+    start_cost, start_miss = st.cost, _miss_list(st.loads, st.t)
     start_faces = int((bridges.faces * dropped_mask(start, bridges)).sum())
-    bound = max(tolerance, start_miss) if bound is None else float(bound)
-    keep = st.loads > 0  # buckets the start fills stay filled
-    rng = np.random.default_rng(seed)
-    _descend(st, movable, sizes, bound, keep, rng, swap_candidates)
-    best_b, best_cost, best_miss = st.b.copy(), st.cost, st.miss()
-    bridged = np.flatnonzero(movable & np.array([len(x) > 0 for x in st.inc], dtype=bool))
-    open_buckets = [s for s in range(m) if targets_a[s] > 0]
+    keep = np.asarray(st.loads) > 0  # buckets the start fills stay filled
+    search = _Search(st, sizes, movable, keep, np.random.default_rng(seed), swap_candidates)
+    bridged = [g for g in range(len(sizes)) if movable[g] and st.inc[g]]
+    search.descend(bridged)
+    best_b, best = list(st.b), st.key()
     done = 0
-    if len(bridged) > 1 and len(open_buckets) > 1:
+    search.work = 0
+    if len(bridged) > 1 and len(search.open) > 1:
         for _ in range(restarts):
-            done += 1
-            st = _State(best_b, sizes, bridges, m, targets_a)
-            # perturb: a few bridged groups to random buckets, kept only while within bound
-            k = max(2, len(bridged) // 8)
-            for g in rng.choice(bridged, size=min(k, len(bridged)), replace=False).tolist():
-                s = int(rng.choice(open_buckets))
-                old = int(st.b[g])
-                st.move(g, s)
-                if not _feasible(st.loads, targets_a, bound, keep):
-                    st.move(g, old)
-            _descend(st, movable, sizes, bound, keep, rng, swap_candidates)
-            ok = _feasible(st.loads, targets_a, bound, keep)
-            if ok and _better(st.cost, st.miss(), best_cost, best_miss):
-                best_b, best_cost, best_miss = st.b.copy(), st.cost, st.miss()
-            if best_cost == 0:
+            if best[:2] == (0, 0) or search.work > max_work:
                 break
-    faces = int((bridges.faces * dropped_mask(best_b, bridges)).sum())
+            done += 1
+            touched = search.perturb(bridged, max(2, min(len(bridged) // 8, 16)))
+            search.descend(touched)
+            now = st.key()
+            if now < best:
+                best_b, best = list(st.b), now
+            else:  # back to the best placement
+                for g, s in enumerate(best_b):
+                    if st.b[g] != s:
+                        search.move(g, s)
+    final = np.asarray(best_b, dtype=np.int64)
+    st = _State(final, sizes, bridges, m, targets, tolerance)
     return SearchResult(
-        assign=best_b,
-        dropped_cost=int(best_cost),
-        dropped_faces=faces,
-        miss=float(best_miss),
+        assign=final,
+        dropped_cost=int(st.cost),
+        dropped_faces=int((bridges.faces * dropped_mask(final, bridges)).sum()),
+        miss=float(_miss_list(st.loads, st.t)),
         start_cost=int(start_cost),
         start_faces=start_faces,
         start_miss=float(start_miss),
-        bound=float(bound),
+        tolerance=float(tolerance),
         restarts=done,
     )
 
@@ -296,21 +377,21 @@ def exact_min_drops(
     sizes: Sequence[int] | np.ndarray,
     bridges: Bridges,
     targets: Sequence[float],
-    bound: float,
+    tolerance: float,
     *,
     fixed: dict[int, int] | None = None,
     chunk: int = 65536,
-) -> tuple[np.ndarray | None, int, float]:
-    """The placement dropping the least cost among all with share miss <= `bound` and every
-    bucket with a positive target holding faces (ties: the smaller miss), by enumeration: m ** n
-    placements, for tests and benchmarks on small cases. Returns (assign or None when none is
-    feasible, cost, miss)."""
+) -> tuple[np.ndarray, int, float]:
+    """The best placement by `local_search`'s order (share miss beyond `tolerance`, then dropped
+    cost, then miss) among all that leave no bucket with a positive target empty, by
+    enumeration of m ** n placements: for tests and benchmarks on small cases.
+    Returns (assign, cost, miss)."""
     sizes = np.asarray(sizes, dtype=np.int64)
     targets_a = np.asarray(targets, dtype=np.float64)
     m, n = len(targets_a), len(sizes)
     fixed = fixed or {}
     free = [g for g in range(n) if g not in fixed]
-    best: tuple[np.ndarray | None, int, float] = (None, np.iinfo(np.int64).max, np.inf)
+    best_key, best = None, None
     combos = itertools.product(range(m), repeat=len(free))
     while True:
         block = np.array(list(itertools.islice(combos, chunk)), dtype=np.int64)
@@ -330,14 +411,18 @@ def exact_min_drops(
             ).sum(axis=1)
         total = loads.sum(axis=1, keepdims=True)
         miss = np.abs(loads / np.where(total > 0, total, 1) - targets_a).max(axis=1)
-        ok = (miss <= bound + 1e-12) & (loads[:, targets_a > 0] > 0).all(axis=1)
+        ok = (loads[:, targets_a > 0] > 0).all(axis=1)
         if not ok.any():
             continue
         idx = np.flatnonzero(ok)
-        order = np.lexsort((miss[idx], cost[idx]))
+        excess = np.round(np.maximum(0.0, miss[idx] - tolerance), 12)
+        order = np.lexsort((np.round(miss[idx], 12), cost[idx], excess))
         i = idx[order[0]]
-        if _better(int(cost[i]), float(miss[i]), best[1], best[2]):
-            best = (full[i].copy(), int(cost[i]), float(miss[i]))
+        k = _key(int(cost[i]), float(miss[i]), tolerance)
+        if best_key is None or k < best_key:
+            best_key, best = k, (full[i].copy(), int(cost[i]), float(miss[i]))
+    if best is None:
+        raise ValueError("no placement fills every bucket with a positive target")
     return best
 
 
@@ -394,7 +479,7 @@ def place_groups(
     overall_weight: float = 2.0,
     bridging: pl.DataFrame | None = None,
     tolerance: float = 0.02,
-    restarts: int = 20,
+    restarts: int = 100,
     what: str = "split",
 ) -> Placed:
     """Stratified greedy placement of the groups `gids` (sizes in faces), then, given the
