@@ -48,6 +48,7 @@ GLOBAL_TABLES = (
     "video_actors",
     "splits",
     "folds",
+    "split_drops",
 )
 ALL_PARTITIONS = "_all"
 
