@@ -39,6 +39,7 @@ from deepfake_assets.splits.identity_graph import (
     DonorPolicy,
     GraphStats,
     bridging_fakes,
+    donors_merge_groups,
     graph_stats,
 )
 from deepfake_assets.splits.placement import Placed, SearchResult, dropped_faces, place_groups
@@ -188,7 +189,7 @@ def assign_splits(
     if policy is DonorPolicy.GROUP:
         df, _ = with_groups(base, donor_edges=True)
         plan = _plan(df, None, ratios, stratify_by, seed, overall_weight, tolerance, 0)
-        if plan.placed.too_large:
+        if plan.placed.too_large and donors_merge_groups(base, df):
             fallback = plan.placed.too_large
             used = DonorPolicy.DROP_BRIDGING
     if used is not DonorPolicy.GROUP:

@@ -31,7 +31,11 @@ from deepfake_assets.splits.groups import (
     share_report,
     with_groups,
 )
-from deepfake_assets.splits.identity_graph import DonorPolicy, bridging_fakes
+from deepfake_assets.splits.identity_graph import (
+    DonorPolicy,
+    bridging_fakes,
+    donors_merge_groups,
+)
 from deepfake_assets.splits.placement import dropped_faces, place_groups
 
 __all__ = ["LEVELS", "DEFAULT_LEVEL_RATIO", "FoldResult", "assign_folds"]
@@ -126,7 +130,7 @@ def assign_folds(
     if policy is DonorPolicy.GROUP:
         df, _ = with_groups(base, donor_edges=True)
         plan = _fold_plan(df, None, *args, restarts=0)
-        if plan.too_large:
+        if plan.too_large and donors_merge_groups(base, df):
             used, fallback = DonorPolicy.DROP_BRIDGING, plan.too_large
     if used is not DonorPolicy.GROUP:
         df, nodes = with_groups(base, donor_edges=False)

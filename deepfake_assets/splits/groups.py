@@ -218,12 +218,14 @@ def greedy_assign(
     seed: int = 0,
     overall_weight: float = 2.0,
     fill_empty: bool = True,
+    filled: Sequence[int] = (),
 ) -> np.ndarray:
     """Bucket index for each group in `group_ids` (see module doc). `pinned` maps group_id to a
     bucket it must go to. Deterministic for a seed; the seed only orders equal-size groups.
 
     With `fill_empty`, no bucket with a positive ratio is left empty when there are at least
-    as many unpinned groups as such empty buckets (the smallest groups fill them)."""
+    as many unpinned groups as such empty buckets (the smallest groups fill them); buckets in
+    `filled` already hold faces placed elsewhere and count as not empty."""
     pinned = pinned or {}
     ratios_l = [float(r) for r in ratios]
     n_buckets = len(ratios_l)
@@ -291,6 +293,8 @@ def greedy_assign(
     order = perm[np.argsort(-sizes[perm], kind="stable")]
     open_buckets = [s for s in range(n_buckets) if ratios_l[s] > 0] or list(range(n_buckets))
     n_in = np.bincount(out[out >= 0], minlength=n_buckets).tolist()
+    for s in filled:
+        n_in[s] += 1
     inv_ratio = [1.0 / r if r > 0 else 0.0 for r in ratios_l]
     todo = [i for i in order.tolist() if out[i] < 0]
     n_todo = len(todo)

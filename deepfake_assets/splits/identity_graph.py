@@ -34,6 +34,7 @@ __all__ = [
     "components",
     "graph_stats",
     "bridging_fakes",
+    "donors_merge_groups",
 ]
 
 
@@ -138,6 +139,14 @@ def graph_stats(df: pl.DataFrame) -> GraphStats:
         n_second_links=int(kinds.get("second", 0)),
         n_donor_links=int(kinds.get("donor", 0)),
     )
+
+
+def donors_merge_groups(df: pl.DataFrame, grouped: pl.DataFrame) -> bool:
+    """Whether donor edges join groups: `grouped` (with donor edges) has fewer groups than
+    the components of `df` without them. Only then can falling back to dropping help."""
+    without = components(df, donors=False)
+    faces = without.join(df.select("_actor_key").unique(), on="_actor_key", how="semi")
+    return grouped["group_id"].n_unique() < faces["group_id"].n_unique()
 
 
 def bridging_fakes(df: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:

@@ -467,6 +467,18 @@ def too_large_reason(
     return None
 
 
+def remainder_ratios(targets: Sequence[float], sizes: np.ndarray, out: np.ndarray) -> list[float]:
+    """Targets for the groups not yet placed (out < 0), so that with the placed ones the
+    buckets reach `targets`: what each bucket still lacks, normalised (a full bucket gets 0)."""
+    t = np.asarray(targets, dtype=np.float64)
+    placed = out >= 0
+    have = np.bincount(out[placed], weights=sizes[placed], minlength=len(t))
+    need = np.maximum(0.0, t * float(sizes.sum()) - have)
+    if need.sum() <= 0:
+        return t.tolist()
+    return (need / need.sum()).tolist()
+
+
 def place_groups(
     gids: np.ndarray,
     sizes: np.ndarray,
@@ -485,9 +497,23 @@ def place_groups(
     """Stratified greedy placement of the groups `gids` (sizes in faces), then, given the
     bridging fakes (`identity_graph.bridging_fakes`), the local search that drops fewest."""
     pinned = pinned or {}
-    out = greedy_assign(
-        gids, counts, strata, ratios, pinned=pinned, seed=seed, overall_weight=overall_weight
-    )
+    out = np.full(len(gids), -1, dtype=np.int64)
+    for i, g in enumerate(gids.tolist()):
+        if g in pinned:
+            out[i] = pinned[g]
+    free = out < 0
+    if free.any():
+        # the greedy places the free groups alone, aiming at what the pinned ones leave: with
+        # pinned faces in its strata it would push every stratum to the overall targets
+        out[free] = greedy_assign(
+            gids[free],
+            counts,
+            strata,
+            remainder_ratios(ratios, sizes, out),
+            seed=seed,
+            overall_weight=overall_weight,
+            filled=sorted(set(out[~free].tolist())),
+        )
     if bridging is None:
         reason = too_large_reason(sizes, out, ratios, tolerance, what)
         return Placed(out, _empty_bridges(), None, reason)
