@@ -1,18 +1,21 @@
-"""Actor-disjoint train / val / test split of the kept face images (seed 000 rules).
+"""Identity-disjoint train / val / test split of the kept face images (seed 000 rules).
 
 Rules, in order of precedence:
-1. Leakage: the unit of assignment is the actor group (`splits.groups`): every face of an actor,
-   real or fake, in every source, and every fake with its original video, goes to one split.
+1. Leakage: the unit of assignment is the identity graph's component (`splits.groups`,
+   `splits.identity_graph`): every face of a person, real or fake, in every source, whether
+   they are a video's actor, the second person of a two-person video, or a fake's donor, and
+   every fake with its original video, goes to one split. The donor policy
+   (`identity_graph.DonorPolicy`) may instead drop the fakes whose donor is elsewhere.
 2. Held-out generation methods: every group with a face from a ``test_only`` source goes to
-   test whole. So an actor seen in a test-only source is a test actor everywhere: their faces
-   in ordinary sources go to test too (reported as ``forced_test_faces``), else a model could
-   be trained on a person it is later tested on.
+   test whole. So a person seen in a test-only source is a test person everywhere: their faces
+   in ordinary sources go to test too (reported as ``forced_test_faces`` and in ``pinning``),
+   else a model could be trained on a person it is later tested on.
 3. Ratios by face count, 80:15:5 by default, over *all* faces (test-only ones included, so the
    exported dataset is 80:15:5). When the test-only faces alone exceed the test share, the
    other groups are shared between train and val in their ratio (the *effective* ratios,
-   reported) and a warning says so.
+   reported, and what the `split_ratios` check judges against) and a warning says so.
 4. Stratification: within the above, each category of source, label, gender, age band and race
-   (where given) is steered to the same ratios by the greedy filler.
+   (where given) is steered to the same ratios by the greedy filler (pinned groups aside).
 5. Small datasets: with at least as many movable groups as splits with a positive ratio, no
    such split is left empty; misses beyond `tolerance` are warned about with their size.
 """

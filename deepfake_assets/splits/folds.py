@@ -1,4 +1,4 @@
-"""Two-level, actor-disjoint cross-validation folds (seed 001).
+"""Two-level, identity-disjoint cross-validation folds (seed 001).
 
 Actor groups (`splits.groups`: all real and fake faces of an actor, fakes with their originals)
 are split 85:15 by face count into level 1 (training first-level feature extractors in 5-fold
@@ -7,8 +7,11 @@ of equal face count. Both steps use the same stratified greedy filler as the tra
 split, so sources, labels and demographics are spread evenly across levels and folds, and no
 actor appears in two folds or two levels.
 
-Groups with a face from a ``test_only`` source (held-out generation methods) are left out by
-default (level and fold null): they belong to the held-out test set, not to cross-validation.
+Groups are the identity graph's components, as for the split (second persons and donors count;
+under ``donors: drop_bridging`` a fake whose donor is in the other level or another fold of its
+level is dropped instead). Groups with a face from a ``test_only`` source (held-out generation
+methods) are left out by default (level and fold null): they belong to the held-out test set,
+not to cross-validation.
 Pass only the faces you want folded (e.g. train + val of `assign_splits`) to fold a subset.
 """
 
