@@ -82,8 +82,8 @@ def read_fake_identities(catalog) -> pl.DataFrame | None:
 
 def faces_for_splitting(catalog) -> pl.DataFrame:
     """Kept faces with every person they show (the video's actor, the second person of a
-    two-person video, a fake's donor and, for a fake without an original, its target from
-    `fake_identities`), demographics and the source's test-only flag."""
+    two-person video; for a fake, its target and donor from `fake_identities` when the catalog
+    has it), demographics and the source's test-only flag."""
     faces = kept_faces(catalog)
     if faces.is_empty():
         return faces
@@ -111,7 +111,9 @@ def faces_for_splitting(catalog) -> pl.DataFrame:
     if identities is not None:
         table = (
             table.join(identities, on=["source", "video_id"], how="left")
-            .with_columns(pl.coalesce("actor_id", "target_actor_id").alias("actor_id"))
+            # a fake shows its target: for an orphan that is not the actor its face matched
+            # (the donor's) but the target fake_identities names (or a pseudo-actor)
+            .with_columns(pl.coalesce("target_actor_id", "actor_id").alias("actor_id"))
             .drop("target_actor_id")
         )
     else:
