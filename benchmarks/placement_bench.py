@@ -74,9 +74,9 @@ def one(seed: int, n: int, ratios: list[float], tolerance: float, restarts: int)
         [pos[g] for g in bridging["donor_group"]],
         bridging["n_faces"].to_numpy(),
     )
-    _, cost, miss = exact_min_drops(sizes, bridges, ratios, tolerance)
-    found = _key(search.dropped_cost, search.miss, tolerance)
-    best = _key(cost, miss, tolerance)
+    _, cost, miss, excess = exact_min_drops(sizes, bridges, ratios, tolerance)
+    found = _key(search.dropped_cost, search.excess, search.miss)
+    best = _key(cost, excess, miss)
     return {
         "seed": seed,
         "fakes": int(bridging.height),

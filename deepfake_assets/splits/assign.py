@@ -151,6 +151,7 @@ def search_summary(search: SearchResult | None) -> dict:
         "dropped_faces": search.dropped_faces,
         "share_miss": round(search.miss, 4),
         "share_tolerance": search.tolerance,
+        "share_miss_beyond_tolerance": round(search.excess, 4),
         "restarts": search.restarts,
     }
 
