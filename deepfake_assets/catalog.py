@@ -57,6 +57,7 @@ GLOBAL_TABLES = (
     "fake_identities",
     "splits",
     "folds",
+    "split_drops",
 )
 ALL_PARTITIONS = "_all"
 

@@ -170,6 +170,36 @@ def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
     assert counts["REAL"] == counts["FAKE"] > 0
 
 
+def _true_identities(graph, table: pl.DataFrame, place: pl.Expr) -> dict[str, set[str]]:
+    """True identity (demo_truth.json) -> the places its faces are in: the person of a real
+    video, and a fake's target and donor."""
+    videos = graph["catalog"].read("videos").select("source", "video_id", "rel_path")
+    faces = table.select("source", "video_id", place.alias("place")).join(
+        videos, on=["source", "video_id"]
+    )
+    places: dict[str, set[str]] = collections.defaultdict(set)
+    for rel_path, where in faces.select("rel_path", "place").unique().iter_rows():
+        entry = graph["truth"]["videos"][rel_path]
+        people = [entry.get("identity")] if entry["label"] == "REAL" else []
+        people += [entry.get("target_identity"), entry.get("donor_identity")]
+        for person in filter(None, people):
+            places[person].add(where)
+    return places
+
+
+def test_no_true_identity_in_two_splits_through_any_face(graph):
+    """The demo's truth: no person, whether filmed, a swap's target or its donor, in two
+    splits, nor in two folds (needs the donors of `fake_identities`)."""
+    catalog = graph["catalog"]
+    in_splits = _true_identities(graph, catalog.read("splits"), pl.col("split"))
+    assert len(in_splits) >= 3
+    assert {p: w for p, w in in_splits.items() if len(w) > 1} == {}
+    folds = catalog.read("folds").filter(pl.col("level").is_not_null())
+    place = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
+    in_folds = _true_identities(graph, folds, place)
+    assert {p: w for p, w in in_folds.items() if len(w) > 1} == {}
+
+
 def test_export_is_self_contained(graph):
     export = graph["root"] / "data" / "export"
     info = pl.read_csv(export / "info.csv")

@@ -37,6 +37,86 @@ def actors_in_two_folds(folds: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+IDENTITY_ROLES = {"actor_id": "main", "second_actor_id": "second", "donor_actor_id": "donor"}
+
+
+def _identities(table: pl.DataFrame, place: pl.Expr, donors: bool) -> pl.DataFrame:
+    """Long table: one row per (face, person it shows): identity, role, place, source,
+    video_id. Roles: ``main`` (the video's actor; a fake's target), ``second`` (the second
+    person of a two-person video), ``donor`` (the face pasted into a fake)."""
+    parts = []
+    for col, role in IDENTITY_ROLES.items():
+        if col not in table.columns or (role == "donor" and not donors):
+            continue
+        parts.append(
+            table.filter(pl.col(col).is_not_null()).select(
+                pl.col(col).cast(pl.Utf8).alias("identity"),
+                pl.lit(role).alias("role"),
+                place.alias("place"),
+                pl.col("source").cast(pl.Utf8) if "source" in table.columns else pl.lit(None),
+                pl.col("video_id").cast(pl.Utf8),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(
+            schema={c: pl.Utf8 for c in ("identity", "role", "place", "source", "video_id")}
+        )
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def _leaks(long: pl.DataFrame) -> pl.DataFrame:
+    """Identities in more than one place: identity, places, through (roles), n_faces, videos
+    (up to 5 ``source/video_id@place``, one per place first)."""
+    tagged = long.with_columns(
+        (
+            pl.col("source").fill_null("")
+            + "/"
+            + pl.col("video_id")
+            + "@"
+            + pl.col("place")
+            + "("
+            + pl.col("role")
+            + ")"
+        ).alias("_where")
+    )
+    per = (
+        tagged.group_by("identity")
+        .agg(
+            pl.col("place").unique().sort().alias("places"),
+            pl.col("role").unique().sort().alias("through"),
+            pl.len().alias("n_faces"),
+        )
+        .filter(pl.col("places").list.len() > 1)
+    )
+    if per.is_empty():
+        return per.with_columns(pl.lit(None, dtype=pl.List(pl.Utf8)).alias("videos"))
+    examples = (
+        tagged.join(per.select("identity"), on="identity", how="semi")
+        .unique(["identity", "place", "video_id", "role"])
+        .sort("identity", "place", "role", "video_id")
+        .with_columns(pl.int_range(pl.len()).over("identity", "place").alias("_k"))
+        .sort("_k", "place", "video_id")
+        .group_by("identity", maintain_order=True)
+        .agg(pl.col("_where").head(5).alias("videos"))
+    )
+    return per.join(examples, on="identity", how="left").sort("identity")
+
+
+def identities_in_two_splits(splits: pl.DataFrame, *, donors: bool = True) -> pl.DataFrame:
+    """People shown in more than one split through any face: as a video's actor (main track,
+    a fake's target), as the second person of a two-person video, or (with `donors`) as a
+    fake's donor. Columns: identity, places (the splits), through (roles), n_faces, videos."""
+    return _leaks(_identities(splits, pl.col("split").cast(pl.Utf8), donors))
+
+
+def identities_in_two_folds(folds: pl.DataFrame, *, donors: bool = True) -> pl.DataFrame:
+    """The same over folds: people in two levels, or in two folds of one level (places are
+    ``<level>/<fold>``; faces outside the folds, level null, are not looked at)."""
+    placed = folds.filter(pl.col("level").is_not_null())
+    place = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
+    return _leaks(_identities(placed, place, donors))
+
+
 def fakes_outside_original_split(splits: pl.DataFrame) -> pl.DataFrame:
     """Fake videos whose split differs from their original's split."""
     per_video = splits.group_by("source", "video_id").agg(
