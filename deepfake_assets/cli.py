@@ -131,6 +131,7 @@ def materialize(
     """
     from deepfake_assets import launch
     from deepfake_assets.definitions import defs
+    from deepfake_assets.jobs import DATASET_AFTER_TAG
     from deepfake_assets.run_config import RunConfigError, validate
     from deepfake_assets.summary import print_summary
 
@@ -145,11 +146,7 @@ def materialize(
     dataset_job = defs.resolve_job_def("build_dataset")
     run_dataset = with_dataset and bool(dataset_job.asset_layer.executable_asset_keys)
     try:
-        configs = validate(
-            run_config or {},
-            [source_job, dataset_job] if run_dataset else [source_job],
-            every_job=[source_job, dataset_job],
-        )
+        configs = validate(run_config or {}, [source_job, dataset_job])
     except RunConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -161,7 +158,7 @@ def materialize(
             print(f"== materialising source {name}", flush=True)
             tags = {"dagster/partition": name}
             if run_dataset:  # this command runs the all-sources job itself: no sensor for it
-                tags[launch.DATASET_AFTER_TAG] = "cli"
+                tags[DATASET_AFTER_TAG] = "cli"
             failures += _report(
                 launch.run_job(
                     instance,

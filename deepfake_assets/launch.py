@@ -38,9 +38,6 @@ from deepfake_assets.run_launcher import (
 LOCATION_NAME = "deepfake_assets"  # as in workspace.yaml and pyproject.toml's [tool.dagster]
 DEFS_MODULE = "deepfake_assets.definitions"
 TRIGGER_TAG = "deepfake_assets/trigger"
-DATASET_AFTER_TAG = "deepfake_assets/dataset_after"
-"""On CLI source runs that the CLI follows with the all-sources job itself, so the
-`dataset_after_ingest_sensor` of a running daemon does not request it a second time."""
 
 POLL_S = 0.5
 QUIET_CONSOLE = {"console": {"config": {"log_level": "CRITICAL"}}}

@@ -84,21 +84,20 @@ def _describe(job: dg.JobDefinition, error: Any) -> str:
 
 
 def validate(
-    run_config: Mapping[str, Any],
-    jobs: list[dg.JobDefinition],
-    every_job: list[dg.JobDefinition],
+    run_config: Mapping[str, Any], jobs: list[dg.JobDefinition]
 ) -> dict[str, dict[str, Any]]:
-    """Each of `jobs`' part of `run_config`, checked; raises RunConfigError listing every mistake.
+    """Each job's part of `run_config`, checked; raises RunConfigError listing every mistake.
 
-    Op names may belong to any of `every_job` (one file serves all commands); keys and values
-    are checked against each job in `jobs` with Dagster's own config validation.
+    An op name must belong to one of `jobs`; keys and values are checked against each job with
+    Dagster's own config validation, also for a job this command will not run (the file is
+    wrong all the same, and `--sources-only` today is the full run tomorrow).
     """
     errors: list[str] = []
     ops = run_config.get("ops", {}) or {}
     if not isinstance(ops, Mapping):
         raise RunConfigError("`ops:` must be a mapping of op names to `{config: {...}}`")
     known: dict[str, Any] = {}
-    for job in every_job:
+    for job in jobs:
         known.update(_op_fields(job))
     valid_ops = sorted(name for name, f in known.items() if _takes_config(f))
     for name, value in ops.items():
