@@ -40,6 +40,7 @@ DEFS_MODULE = "deepfake_assets.definitions"
 TRIGGER_TAG = "deepfake_assets/trigger"
 
 POLL_S = 0.5
+LIVENESS_EVERY = 10  # polls between checks that the run worker still lives
 QUIET_CONSOLE = {"console": {"config": {"log_level": "CRITICAL"}}}
 """The run worker's own console logger: this module prints the stored event log instead, so
 nothing shows twice."""
@@ -162,6 +163,7 @@ def wait_for_run(
     cursor = None
     kept: list[EventLogEntry] = []
     finished_seen = False
+    polls = 0
     while True:
         connection = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
         cursor = connection.cursor
@@ -185,10 +187,12 @@ def wait_for_run(
                 return run, kept
             finished_seen = True
             continue
-        state = worker_state(instance, run)
-        if state.liveness is Liveness.DEAD:
-            fail_dead_run(instance, run, state.why)
-            continue
+        polls += 1
+        if polls % LIVENESS_EVERY == 0:
+            state = worker_state(instance, run)
+            if state.liveness is Liveness.DEAD:
+                fail_dead_run(instance, run, state.why)
+                continue
         time.sleep(POLL_S)
 
 
@@ -253,8 +257,9 @@ def run_job(
         run = launch_run(
             instance, process_context, job_name, run_config=run_config, tags=tags or {}
         )
-    except CodeLocationError as exc:
-        return RunOutcome("", dg.DagsterRunStatus.FAILURE, [f"{what}: {exc}"])
+    except (CodeLocationError, dg.DagsterError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return RunOutcome("", dg.DagsterRunStatus.FAILURE, [f"{what}: not launched: {message}"])
     print(f"   run {run.run_id} ({job_name}) launched", file=out, flush=True)
     try:
         finished, entries = wait_for_run(instance, run.run_id, out=out)
