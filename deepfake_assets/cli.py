@@ -11,9 +11,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepfake_assets import config
 from deepfake_assets.registry import FORMATS, SAMPLING_STRATEGIES, RegistryError, SourceRegistry
+
+if TYPE_CHECKING:
+    from deepfake_assets.launch import RunOutcome
 
 DEFAULT_DAGSTER_HOME = "./dagster_home"
 DEMO_SOURCE = "demo"
@@ -189,7 +193,7 @@ def materialize(
     return 0
 
 
-def _report(outcome) -> list[str]:
+def _report(outcome: RunOutcome) -> list[str]:
     """Print a run's warnings; its blocking failures."""
     for line in outcome.warnings:
         print(f"warning: {line}", file=sys.stderr)
