@@ -164,7 +164,7 @@ def _write_formats(context, config: ExportConfig, catalog, info: pl.DataFrame, o
     if "hf" in config.formats:
         hf = write_imagefolder(info, out, _link, image)
         meta["hf_rows"] = dg.MetadataValue.json(hf.rows)
-        files.append("- `hf/<split>/`: a Hugging Face `imagefolder` (images + `metadata.csv`).")
+        files.append("- `hf/<split>/`: a Hugging Face `imagefolder` (images + `metadata.parquet`).")
     if "webdataset" in config.formats:
         wds = write_shards(info, out, config.webdataset_shard_size, config.webdataset_seed, image)
         meta["webdataset_shards"] = dg.MetadataValue.json(

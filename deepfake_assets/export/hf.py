@@ -1,15 +1,17 @@
 """The export as a Hugging Face ``imagefolder``: ``datasets.load_dataset("imagefolder", ...)``.
 
 One folder per split (``train/``, ``val/``, ``test/``; ``datasets`` names ``val`` "validation"),
-each with its images (hard links of the exported crops, no copy) and a ``metadata.csv`` whose
-``file_name`` is relative to that folder, so ``load_dataset("imagefolder", data_dir=...)`` gives
-one row per image with the image decoded and our columns beside it. Image paths inside parquet
+each with its images (hard links of the exported crops, no copy) and a ``metadata.parquet``
+whose ``file_name`` is relative to that folder (Parquet, not CSV: a column with no value in a
+split, such as ``method`` on the demo, would be inferred as float from CSV), so
+``load_dataset("imagefolder", data_dir=...)`` gives one row per image with the image decoded and our columns beside it. Image paths inside parquet
 would be resolved against the reader's working directory, and embedding the bytes would copy
 every image; the folder layout avoids both.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +55,7 @@ def write_imagefolder(
     link: Callable[[Path, Path], None],
     image_column: str = "path_299",
 ) -> HfSummary:
-    """``export_dir/hf/<split>/`` images and ``metadata.csv`` (``image_column`` relative to
+    """``export_dir/hf/<split>/`` images and ``metadata.parquet`` (``image_column`` relative to
     ``export_dir``)."""
     root = export_dir / "hf"
     rows: dict[str, int] = {}
@@ -66,6 +68,8 @@ def write_imagefolder(
         for rel, name in zip(part[image_column].to_list(), names, strict=True):
             link(export_dir / rel, root / split / name)
         meta = part.select(HF_COLUMNS).insert_column(0, pl.Series("file_name", names))
-        write_bytes_atomic(root / split / "metadata.csv", meta.write_csv().encode())
+        buf = io.BytesIO()
+        meta.write_parquet(buf)
+        write_bytes_atomic(root / split / "metadata.parquet", buf.getvalue())
         rows[split] = part.height
     return HfSummary(folder="hf", rows=rows)

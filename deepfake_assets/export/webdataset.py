@@ -77,11 +77,13 @@ def write_shards(
     shard_size: int = 10_000,
     seed: int = 0,
     image_column: str = "path_299",
+    out: Path | None = None,
 ) -> WdsSummary:
-    """``export_dir/wds/<split>/<split>-NNNNNN.tar`` of at most ``shard_size`` samples each."""
+    """``export_dir/wds/<split>/<split>-NNNNNN.tar`` of at most ``shard_size`` samples each
+    (``out`` instead of ``export_dir/wds`` when given)."""
     if shard_size < 1:
         raise ValueError("shard_size must be at least 1")
-    root = export_dir / "wds"
+    root = out if out is not None else export_dir / "wds"
     root.mkdir(parents=True, exist_ok=True)
     shards: dict[str, list[str]] = {}
     samples: dict[str, int] = {}
