@@ -4,9 +4,9 @@ One folder per split (``train/``, ``val/``, ``test/``; ``datasets`` names ``val`
 each with its images (hard links of the exported crops, no copy) and a ``metadata.parquet``
 whose ``file_name`` is relative to that folder (Parquet, not CSV: a column with no value in a
 split, such as ``method`` on the demo, would be inferred as float from CSV), so
-``load_dataset("imagefolder", data_dir=...)`` gives one row per image with the image decoded and our columns beside it. Image paths inside parquet
-would be resolved against the reader's working directory, and embedding the bytes would copy
-every image; the folder layout avoids both.
+``load_dataset("imagefolder", data_dir=...)`` gives one row per image, the image decoded and
+our columns beside it. Image paths inside a Parquet table would be resolved against the
+reader's working directory, and embedding the bytes would copy every image; folders avoid both.
 """
 
 from __future__ import annotations
