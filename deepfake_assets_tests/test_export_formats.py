@@ -270,5 +270,51 @@ def test_fiftyone_loads_the_export(export, info, demo_graph):
         for field in ("split", "label", "source", "actor_id", "fake_level", "ssim", "mask"):
             assert field in fields
         assert len(dataset.match({"split": "dropped"})) > 0
+        assert len(dataset.exists("identity_embedding")) > 0
+        _screenshot_of_the_app(dataset)
     finally:
         dataset.delete()
+
+
+def _screenshot_of_the_app(dataset) -> None:
+    """Where Chromium and Playwright are present: the App's grid, saved as a test artefact."""
+    import shutil
+    import socket
+
+    chromium = next((p for n in ("chromium", "chromium-browser") if (p := shutil.which(n))), None)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if not chromium or sync_playwright is None:
+        print("no Chromium / Playwright: no screenshot of the FiftyOne App")
+        return
+    import fiftyone as fo
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    session = fo.launch_app(dataset, address="127.0.0.1", port=port, remote=True)
+    out = Path(__file__).resolve().parents[1] / "test-artifacts" / "fiftyone" / "grid.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=chromium,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+            # the grid: one tile per sample, each a <canvas> or <img> once its crop has loaded
+            page.wait_for_selector("canvas, [data-cy=looker] img", timeout=120_000)
+            page.wait_for_timeout(8000)  # tiles fade in; the picture is for a person, not a test
+            for button in ("Dismiss", "Disable"):  # first-visit pop-ups over the grid
+                found = page.get_by_role("button", name=button)
+                if found.count():
+                    found.first.click()
+            page.screenshot(path=str(out))
+            browser.close()
+        print(f"screenshot: {out}")
+    finally:
+        session.close()

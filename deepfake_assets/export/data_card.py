@@ -107,7 +107,6 @@ def data_card(
         "",
         "## Files",
         "- `info.csv`, `info.parquet`: one row per image; paths relative to this folder.",
-        "- `deepfakebench.json`: DeepfakeBench dataset JSON (labels `<source>_real|fake`).",
         "- `faces/<source>/<video>/<frame>_<track>_{160,299,raw}.png`, `masks/...`: the images.",
         *(files or []),
     ]
