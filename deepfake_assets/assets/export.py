@@ -156,6 +156,13 @@ def _write_formats(context, config: ExportConfig, catalog, info: pl.DataFrame, o
         )
         meta["deepfakebench_entries"] = dg.MetadataValue.json(bench.entries)
         meta["deepfakebench_landmark_boxes"] = dg.MetadataValue.json(bench.landmark_box_sources)
+        meta["deepfakebench_landmarks_clamped"] = bench.landmarks_clamped
+        meta["deepfakebench_fakes_without_mask"] = bench.fakes_without_mask
+        if bench.landmark_failures:
+            context.log.warning(
+                f"{len(bench.landmark_failures)} crops without landmarks: "
+                + "; ".join(bench.landmark_failures[:5])
+            )
         files.append(
             f"- `deepfakebench/`: `{options.name}/` (frames, masks, landmarks) for "
             f"DeepfakeBench's `datasets/`, `dataset_json/{options.name}.json` and "
@@ -181,6 +188,11 @@ def _write_formats(context, config: ExportConfig, catalog, info: pl.DataFrame, o
         )
         meta["test_videos"] = subset.videos
         meta["test_videos_left_out"] = subset.left_out
+        if subset.missing:
+            context.log.warning(
+                f"{len(subset.missing)} test videos gone from disk: "
+                + "; ".join(subset.missing[:5])
+            )
         files.append(
             f"- `test_videos/`, `test_videos.csv`: {subset.videos} whole test-split videos "
             f"(linked; {subset.left_out} over the size cap left out)."

@@ -106,6 +106,7 @@ class DeepfakeBenchSummary:
     fakes_without_mask: int  # no SSIM mask (an orphan fake): the loader reads zeros (L337-342)
     landmark_box_sources: dict[str, int] = field(default_factory=dict)
     landmarks_clamped: int = 0  # frames with a point outside the crop, clamped onto its edge
+    landmark_failures: list[str] = field(default_factory=list)  # unreadable crops, with why
 
 
 def safe_segment(text: str) -> str:
@@ -242,7 +243,7 @@ def write_deepfakebench(
     ``info``'s ``path_299`` and ``mask_path`` are relative to ``export_dir`` and already there;
     images are linked (never re-encoded), landmarks computed on the exported 299 crop.
     """
-    from deepfake_assets.media.images import read_png, write_png_atomic
+    from deepfake_assets.media.images import ImageIOError, read_png, write_png_atomic
 
     options.validate()
     root = export_dir / "deepfakebench"
@@ -252,6 +253,7 @@ def write_deepfakebench(
 
     zero_mask = root / ".zero_mask.png"
     masks_ssim = masks_zero = landmarks_clamped = 0
+    landmark_failures: list[str] = []
     box_sources: dict[str, int] = {}
     for row in laid.iter_rows(named=True):
         crop = export_dir / row["path_299"]
@@ -268,7 +270,11 @@ def write_deepfakebench(
         if options.landmarks:
             from deepfake_assets.faces.landmarks import landmarks_68
 
-            rgb = read_png(crop)
+            try:
+                rgb = read_png(crop)
+            except ImageIOError as exc:  # recorded; the export goes on without this file
+                landmark_failures.append(f"{row['dfb_frame']}: {exc}")
+                continue
             marks = landmarks_68(rgb, options.crop_margin)
             scaled = marks.points * (options.resolution / rgb.shape[1])
             # albumentations (the loader's augmentation, L114-131) rejects keypoints outside
@@ -306,4 +312,5 @@ def write_deepfakebench(
         fakes_without_mask=laid.height - masks_ssim - masks_zero,
         landmark_box_sources=box_sources,
         landmarks_clamped=landmarks_clamped,
+        landmark_failures=landmark_failures,
     )

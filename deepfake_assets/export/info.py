@@ -61,4 +61,3 @@ def info_table(catalog) -> pl.DataFrame:
         .select(INFO_COLUMNS)
         .sort("source", "video_id", "frame_index", "track")
     )
-

@@ -11,7 +11,7 @@ order, while the total stays under ``max_bytes`` and ``max_videos``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import polars as pl
@@ -27,6 +27,7 @@ class VideoSubsetSummary:
     bytes: int
     left_out: int  # test videos over the caps
     links: dict[str, int]  # "hardlink" / "symlink" -> count
+    missing: list[str] = field(default_factory=list)  # chosen videos no longer on disk
 
 
 def plan_subset(
@@ -98,7 +99,11 @@ def write_video_subset(
     plan, left_out = plan_subset(info, videos, max_bytes, max_videos)
     links: dict[str, int] = {}
     rows = []
+    missing: list[str] = []
     for r in plan.iter_rows(named=True):
+        if not Path(r["abs_path"]).is_file():  # moved since it was probed: say so, go on
+            missing.append(f"{r['source']}/{r['video_id']}: {r['abs_path']} is gone")
+            continue
         rel = PurePosixPath(r["rel_path"])
         if rel.is_absolute() or ".." in rel.parts:  # never outside the export
             rel = PurePosixPath(rel.name)
@@ -119,5 +124,8 @@ def write_video_subset(
         },
     )
     write_bytes_atomic(export_dir / "test_videos.csv", table.write_csv().encode())
-    total = int(plan["size_bytes"].sum()) if plan.height else 0
-    return VideoSubsetSummary(videos=table.height, bytes=total, left_out=left_out, links=links)
+    shipped = plan.join(table.select("source", "video_id"), on=["source", "video_id"])
+    total = int(shipped["size_bytes"].sum()) if shipped.height else 0
+    return VideoSubsetSummary(
+        videos=table.height, bytes=total, left_out=left_out, links=links, missing=missing
+    )
