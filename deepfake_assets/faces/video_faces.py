@@ -15,6 +15,10 @@ the video is discarded. A shift that lands on exactly the frames of an earlier t
 wrap around) is skipped, not decoded again: the verdict would be the same. Only the final try's
 crops are written.
 
+Still images (``media/still_images.py``) are items with one frame, index 0, read by an
+``ImageReader`` behind the same interface: detected with the same ensemble under seed 000's
+rule (no face or more than two: discarded), never tracked over time or re-sampled.
+
 Fake replicates are never detected on: the fake's frames at the original's final indices are
 decoded once and cropped at the original's boxes ("the same face bounding box coordinates and
 video frames were sampled from the fake replicates"). A fake whose original is missing from
