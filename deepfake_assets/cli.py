@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DAGSTER_HOME = "./dagster_home"
 DEMO_SOURCE = "demo"
+DEMO_IMAGES_SOURCE = "demo-images"  # the demo's still photos (`images` layout)
 
 
 def _ensure_dagster_home() -> Path:
@@ -326,11 +327,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 # -- demo ------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from deepfake_assets.demo import build_demo_dataset
+    from deepfake_assets.demo_images import build_demo_images
 
     dest = Path(args.dir or "./demo_data/dfdc_demo").resolve()
     print(f"== writing the demo dataset to {dest}", flush=True)
     summary = build_demo_dataset(dest, seed=args.seed, progress=lambda m: print(f"  {m}"))
     print(f"   {summary}")
+    images_dest = dest.with_name(f"{dest.name}_images")
+    print(f"   {build_demo_images(images_dest, seed=args.seed)}", flush=True)
     if args.no_materialize:
         return 0
     registry = SourceRegistry()
@@ -342,9 +346,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         notes="offline demo dataset (seed 000's balanced sampling: as many real as fake faces)",
         replace=True,
     )
-    _sync_partition(_instance(), DEMO_SOURCE)
-    print(f"== registered source {DEMO_SOURCE!r}")
-    return materialize([DEMO_SOURCE])
+    registry.add(
+        DEMO_IMAGES_SOURCE,
+        images_dest,
+        "images",
+        notes="offline demo image source: stills of the demo's people and face-swapped stills",
+        replace=True,
+    )
+    instance = _instance()
+    _sync_partition(instance, DEMO_SOURCE)
+    _sync_partition(instance, DEMO_IMAGES_SOURCE)
+    print(f"== registered sources {DEMO_SOURCE!r} and {DEMO_IMAGES_SOURCE!r}")
+    return materialize([DEMO_SOURCE, DEMO_IMAGES_SOURCE])
 
 
 def cmd_browse(args: argparse.Namespace) -> int:

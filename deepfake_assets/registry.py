@@ -20,7 +20,7 @@ from deepfake_assets import config
 from deepfake_assets.catalog import PARTITIONED_TABLES, Catalog, _file_lock
 from deepfake_assets.media.images import write_bytes_atomic
 
-FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest")
+FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest", "dffd", "images")
 SAMPLING_STRATEGIES = ("first_and_even", "balanced", "uniform")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 

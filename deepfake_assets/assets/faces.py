@@ -98,7 +98,13 @@ def sampled_frames(
         pl.lit(source_name).alias("source"), pl.lit(strategy).alias("strategy")
     )
     catalog.write("frame_plans", frames, source_name)
-    short = plan.videos.filter(pl.col("short") | pl.col("reason").is_not_null())
+    # an image is one frame by nature: never "short"
+    still: list[str] = []
+    if "item_kind" in usable.columns:
+        still = usable.filter(pl.col("item_kind") == "image")["video_id"].to_list()
+    short = plan.videos.filter(
+        (pl.col("short") | pl.col("reason").is_not_null()) & ~pl.col("video_id").is_in(still)
+    )
     per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")
     return dg.MaterializeResult(
         metadata={
