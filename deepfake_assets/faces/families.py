@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from deepfake_assets.compute import Executor, Task, per_process
 from deepfake_assets.compute.executor import set_threads
@@ -95,7 +95,7 @@ def run_family(family: Family, settings: FamilySettings) -> list[tuple[VideoFace
 
         config = settings.ensemble_config
         ensemble = per_process(
-            ("face_ensemble", tuple(sorted(asdict(config).items()))),
+            ("face_ensemble", repr(config)),  # a dataclass: its repr names every field
             lambda: FaceEnsemble(config),
         )
         start = time.perf_counter()

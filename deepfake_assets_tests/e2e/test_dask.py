@@ -92,8 +92,7 @@ class DaskCluster:
 
     def worker_pids(self) -> dict[str, int]:
         with distributed.Client(self.address, timeout=30) as client:
-            workers = client.scheduler_info(n_workers=-1)["workers"]
-            return {addr: info["pid"] for addr, info in workers.items()}
+            return client.run(os.getpid)  # worker address -> its process id
 
     def wait_ready(self) -> None:
         def two_workers() -> bool:
