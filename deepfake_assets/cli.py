@@ -51,9 +51,21 @@ def _sync_partition(instance, name: str) -> None:
 
 # -- sources ---------------------------------------------------------------------------------
 def cmd_sources_add(args: argparse.Namespace) -> int:
+    if not args.per_part:
+        return _add_source(args, args.name, Path(args.path))
+    from deepfake_assets.registry import part_sources
+
+    parts = part_sources(args.name, Path(args.path), args.format)
+    for name, folder in parts:
+        _add_source(args, name, folder)
+    print(f"registered {len(parts)} part folders of {args.path} as sources {args.name}-*")
+    return 0
+
+
+def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
     source = SourceRegistry().add(
-        args.name,
-        Path(args.path),
+        name,
+        path,
         args.format,
         test_only=args.test_only,
         sampling=args.sampling,
@@ -263,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--sampling", choices=SAMPLING_STRATEGIES, help="frame-sampling override")
     add.add_argument("--notes", help="free-form notes")
     add.add_argument("--replace", action="store_true", help="re-point an existing name")
+    add.add_argument(
+        "--per-part",
+        action="store_true",
+        help="register each part folder inside PATH (e.g. dfdc_train_part_0..49) as its own "
+        "source NAME-<part>, so parts run as separate, parallel runs",
+    )
     add.set_defaults(func=cmd_sources_add)
     ls = ssub.add_parser("list", help="list registered sources")
     ls.set_defaults(func=cmd_sources_list)
