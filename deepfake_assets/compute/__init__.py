@@ -15,6 +15,7 @@ from deepfake_assets.compute.executor import (
     Outcome,
     Task,
     TimingSummary,
+    seconds_per_item,
     summarise_seconds,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "Task",
     "TimingSummary",
     "per_process",
+    "seconds_per_item",
     "summarise_seconds",
 ]
