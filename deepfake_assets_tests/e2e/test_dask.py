@@ -139,7 +139,8 @@ def materialise(data_dir: Path, home: Path, source: Path, scheduler: str | None)
 
 
 def catalog_snapshot(data_dir: Path) -> dict[str, object]:
-    """What must agree between backends: statuses, faces with boxes, crop bytes, SSIM."""
+    """What must agree between backends: statuses, faces with boxes, crop and mask bytes, SSIM,
+    embeddings."""
     from deepfake_assets.catalog import Catalog
 
     catalog = Catalog(data_dir)
@@ -160,6 +161,14 @@ def catalog_snapshot(data_dir: Path) -> dict[str, object]:
         "crops": crops,
         "frames": catalog.read("frames", "src").sort("video_id", "frame_index").to_dicts(),
         "fake_groups": groups.select("face_id", "ssim", "mask_path").to_dicts(),
+        "masks": {
+            rel: hashlib.sha256((data_dir / rel).read_bytes()).hexdigest()
+            for rel in groups["mask_path"].to_list()
+        },
+        "embeddings": catalog.read("embeddings", "src")
+        .sort("face_id")
+        .select("face_id", "model", pl.col("embedding").cast(pl.List(pl.Float32)))
+        .to_dicts(),
     }
 
 
@@ -182,7 +191,8 @@ def test_a_source_on_the_dask_backend_equals_the_local_backend(dask_cluster, tmp
     assert len(statuses) == N_REAL + 3 and "failed" not in statuses.values(), statuses
     assert sum(s == "ok" for s in statuses.values()) >= N_REAL, statuses
     assert len(local["faces"]) > 0 and len(local["crops"]) == 3 * len(local["faces"])
-    for table in ("face_videos", "faces", "phash", "frames", "crops", "fake_groups"):
+    assert len(local["embeddings"]) > 0 and len(local["masks"]) > 0
+    for table in local:
         assert dask[table] == local[table], f"{table} differs between the backends"
 
 
