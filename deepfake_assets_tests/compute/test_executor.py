@@ -157,3 +157,33 @@ def test_timing_summary_quantiles_are_values_some_item_took():
     summary = summarise_seconds([float(s) for s in range(1, 101)], wall_seconds=50.0)
     assert (summary.p50, summary.p95, summary.per_second) == (50.0, 95.0, 2.0)
     assert summarise_seconds([], 1.0).to_metadata()["p50_seconds_per_video"] is None
+
+
+def slow_square(x: int) -> int:
+    import time
+
+    time.sleep(0.3)
+    return x * x
+
+
+def test_a_dask_run_whose_workers_all_leave_ends_instead_of_hanging():
+    """Every worker gone (a cancelled allocation): after `no_worker_timeout_s` the unfinished
+    tasks are outcomes with `worker_lost`, and `map` returns."""
+    from deepfake_assets.compute.dask_backend import DaskExecutor
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        DaskExecutor(cluster.scheduler_address, no_worker_timeout_s=2) as executor,
+    ):
+        outcomes = []
+        for outcome in executor.map(Task(str(i), slow_square, (i,)) for i in range(8)):
+            outcomes.append(outcome)
+            if len(outcomes) == 1:
+                cluster.scale(0)
+    by = by_key(outcomes)
+    assert sorted(by) == [str(i) for i in range(8)]
+    lost = [o for o in outcomes if not o.ok]
+    assert lost and all(o.error.startswith("worker_lost") for o in lost)
+    assert all(o.value == int(o.key) ** 2 for o in outcomes if o.ok)
