@@ -62,9 +62,21 @@ def _sync_partition(instance, name: str) -> None:
 
 # -- sources ---------------------------------------------------------------------------------
 def cmd_sources_add(args: argparse.Namespace) -> int:
+    if not args.per_part:
+        return _add_source(args, args.name, Path(args.path))
+    from deepfake_assets.registry import part_sources
+
+    parts = part_sources(args.name, Path(args.path), args.format)
+    for name, folder in parts:
+        _add_source(args, name, folder)
+    print(f"registered {len(parts)} part folders of {args.path} as sources {args.name}-*")
+    return 0
+
+
+def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
     registration = SourceRegistry().add(
-        args.name,
-        Path(args.path),
+        name,
+        path,
         args.format,
         test_only=args.test_only,
         sampling=args.sampling,
@@ -400,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace",
         action="store_true",
         help="change a registered name's folder or options (prints what changed)",
+    )
+    add.add_argument(
+        "--per-part",
+        action="store_true",
+        help="register each part folder inside PATH (e.g. dfdc_train_part_0..49) as its own "
+        "source NAME-<part>, so parts run as separate, parallel runs",
     )
     add.set_defaults(func=cmd_sources_add)
     ls = ssub.add_parser("list", help="list registered sources")

@@ -219,3 +219,26 @@ def test_remove_refuses_while_a_run_of_the_source_is_in_flight(data_env, dfdc_fo
     assert SourceRegistry().find("k") is not None and all(f.exists() for f in folders)
     assert cli.main(["sources", "remove", "k", "--force"]) == 0
     assert SourceRegistry().find("k") is None and not any(f.exists() for f in folders)
+
+
+def test_sources_add_per_part_registers_each_part_folder(data_env, tmp_path, capsys):
+    import shutil
+
+    import dagster as dg
+
+    from deepfake_assets_tests.conftest import make_dfdc_folder
+
+    root = make_dfdc_folder(tmp_path / "dfdc")  # dfdc/dfdc_train_part_0
+    shutil.copytree(root / "dfdc_train_part_0", root / "dfdc_train_part_1")
+    (root / "notes").mkdir()  # no layout: not a part
+    assert cli.main(["sources", "add", "dfdc", str(root), "--per-part", "--test-only"]) == 0
+    sources = {s.name: s for s in SourceRegistry().list()}
+    assert sorted(sources) == ["dfdc-0", "dfdc-1"]
+    assert sources["dfdc-1"].root == (root / "dfdc_train_part_1").resolve()
+    assert all(s.format == "dfdc" and s.test_only for s in sources.values())
+    partitions = dg.DagsterInstance.get().get_dynamic_partitions("source_datasets")
+    assert sorted(partitions) == ["dfdc-0", "dfdc-1"]
+    assert "registered 2 part folders" in capsys.readouterr().out
+    # a folder without parts says so
+    assert cli.main(["sources", "add", "x", str(root / "notes"), "--per-part"]) == 2
+    assert "no sub-folder" in capsys.readouterr().err
