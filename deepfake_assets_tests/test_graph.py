@@ -151,11 +151,14 @@ def _true_identities(
     graph, table: pl.DataFrame, place: pl.Expr, *, found_donors_only: bool = False
 ) -> dict[str, set[str]]:
     """True identity (demo_truth.json) -> the places its faces are in: the person of a real
-    video, a fake's target and its donor (with `found_donors_only`, only donors the pipeline
-    found, from the dataset's names or the fake's face)."""
+    video, a fake's target and its donor (with `found_donors_only`, only the people the pipeline
+    can know: donors it found, from the dataset's names or the fake's face, and targets other
+    than an orphan's stand-in, whose original is missing)."""
     catalog = graph["catalog"]
     videos = catalog.read("videos").select("source", "video_id", "rel_path")
-    found = catalog.read("fake_identities").select("source", "video_id", "donor_actor_id")
+    found = catalog.read("fake_identities").select(
+        "source", "video_id", "donor_actor_id", "target_from"
+    )
     faces = (
         table.filter(pl.col("source") == "demo")
         .select("source", "video_id", place.alias("place"))
@@ -163,11 +166,12 @@ def _true_identities(
         .join(found, on=["source", "video_id"], how="left")
     )
     places: dict[str, set[str]] = collections.defaultdict(set)
-    rows = faces.select("rel_path", "place", "donor_actor_id").unique()
-    for rel_path, where, donor_found in rows.iter_rows():
+    rows = faces.select("rel_path", "place", "donor_actor_id", "target_from").unique()
+    for rel_path, where, donor_found, target_from in rows.iter_rows():
         entry = graph["truth"]["videos"][rel_path]
         people = [entry.get("identity")] if entry["label"] == "REAL" else []
-        people.append(entry.get("target_identity"))
+        if not found_donors_only or target_from != "pseudo":
+            people.append(entry.get("target_identity"))
         if not found_donors_only or donor_found is not None:
             people.append(entry.get("donor_identity"))
         for person in filter(None, people):
