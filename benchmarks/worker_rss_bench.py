@@ -46,7 +46,7 @@ def worker(clips: list[str], out_dir: str) -> dict:
     after_models = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     done = []
     for clip in clips:
-        n = probe_video(clip).frame_count
+        n = probe_video(Path(clip)).frame_count
         plans = {
             "seed001": (first_and_even_indices(n), VideoFacesConfig()),
             "seed000": (

@@ -3,10 +3,12 @@
 Decoding every file on every run cost 85-90% of `build_dataset` at 100k-300k faces and more than
 18 minutes at 1M. The check is split in two, so it costs little more than listing the files:
 
-- every run, every file: it exists, is a non-empty regular file, starts with the PNG signature
-  and a well-formed IHDR chunk (length 13, CRC right, width and height > 0) and ends with the
-  IEND chunk. Two small reads per file: zero-length, truncated, half-written, missing files and
-  files overwritten by something that is not a PNG are caught every time;
+- every run, every file not yet decoded: it exists, is a non-empty regular file, starts with the
+  PNG signature and a well-formed IHDR chunk (length 13, CRC right, width and height > 0) and
+  ends with the IEND chunk. Two small reads per file: zero-length, truncated, half-written,
+  missing files and files overwritten by something that is not a PNG are caught every time. A
+  file decoded before costs one `stat`: while its key is unchanged it is the file that decoded;
+  once the key changes it gets the structure check and a decode again;
 - full decodes, at most `max_decodes` per run: every file whose key (path, size, mtime in ns,
   inode) has no "decodes" verdict in the cache is decoded, all of them when they are at most
   `max_decodes`, else a seeded random sample of that many. A file that decodes is recorded in the
@@ -163,31 +165,58 @@ def verify_files(
     """Check every file under `data_dir` named by `rel_paths` (see the module docstring)."""
     paths = rel_paths.drop_nulls().unique(maintain_order=True).alias("path")
     n = paths.len()
+    # the cached key of each path (null: never verified), in the order of `paths`
+    known = (
+        pl.DataFrame({"path": paths})
+        .join(read_cache(cache_path), on="path", how="left", maintain_order="left")
+        .unique("path", keep="first", maintain_order=True)
+    )
     problems: list[str] = []
     sizes = np.zeros(n, np.int64)
     mtimes = np.zeros(n, np.int64)
     inodes = np.zeros(n, np.int64)
     structure_ok = np.zeros(n, bool)
+    still_cached = np.zeros(n, bool)
 
-    def check_chunk(lo: int) -> list[tuple[int, str | None, tuple[int, int, int]]]:
-        part = paths.slice(lo, _CHUNK).to_list()
-        return [(lo + i, *png_structure_problem(data_dir / rel)) for i, rel in enumerate(part)]
+    def check_chunk(lo: int) -> list[tuple[int, str | None, tuple[int, int, int], bool]]:
+        part = known.slice(lo, _CHUNK).iter_rows()
+        out = []
+        for i, (rel, size, mtime, ino) in enumerate(part):
+            if size is not None:
+                # verified before: one stat says whether it is still the file that decoded
+                try:
+                    st = os.stat(data_dir / rel)
+                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+                    if key == (size, mtime, ino) and stat.S_ISREG(st.st_mode):
+                        out.append((lo + i, None, key, True))
+                        continue
+                except OSError:
+                    pass
+            out.append((lo + i, *png_structure_problem(data_dir / rel), False))
+        return out
 
     with ThreadPoolExecutor(max_workers=params.threads) as pool:
         for rows in pool.map(check_chunk, range(0, n, _CHUNK)):
-            for i, problem, (size, mtime, ino) in rows:
+            for i, problem, (size, mtime, ino), cached_now in rows:
                 sizes[i], mtimes[i], inodes[i] = size, mtime, ino
+                still_cached[i] = cached_now
                 if problem is None:
                     structure_ok[i] = True
                 else:
                     problems.append(f"{paths[i]}: {problem}")
 
     keys = pl.DataFrame(
-        {"path": paths, "size": sizes, "mtime_ns": mtimes, "ino": inodes, "ok": structure_ok}
+        {
+            "path": paths,
+            "size": sizes,
+            "mtime_ns": mtimes,
+            "ino": inodes,
+            "ok": structure_ok,
+            "cached": still_cached,
+        }
     ).with_row_index("i")
-    cache = read_cache(cache_path)
-    cached = keys.join(cache, on=list(CACHE_SCHEMA), how="semi").filter(pl.col("ok"))
-    todo = keys.filter(pl.col("ok")).join(cached.select("i"), on="i", how="anti")
+    cached = keys.filter(pl.col("cached"))
+    todo = keys.filter(pl.col("ok") & ~pl.col("cached"))
     if todo.height > params.max_decodes:
         todo = todo.sample(params.max_decodes, seed=params.seed, shuffle=False).sort("i")
 
