@@ -7,8 +7,6 @@ filesystem cannot link), and every path in `info.csv` is relative to the folder.
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -17,17 +15,9 @@ from deepfake_assets.assets import metadata as md
 from deepfake_assets.export import file_checks
 from deepfake_assets.export.data_card import counts_figure, data_card
 from deepfake_assets.export.info import deepfakebench_json, info_table
+from deepfake_assets.export.linking import link_tree
 from deepfake_assets.jobs import DATASET
 from deepfake_assets.resources import DataDirResource
-
-
-def _link(src: Path, dst: Path) -> None:
-    """A hard link (no copy) where the filesystem allows, else a copy."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 @dg.asset(
@@ -55,14 +45,9 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
     building = data_dir / f".export.{os.getpid()}.building"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    files = [
-        (data_dir / rel, building / rel)
-        for column in ("path", "path_299", "path_raw", "mask_path")
-        for rel in info[column].drop_nulls().to_list()
-    ]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda pair: _link(*pair), files))
-    context.log.info(f"linked {len(files)} images into the new export")
+    columns = ("path", "path_299", "path_raw", "mask_path")
+    linked = link_tree(data_dir, building, pl.concat([info[c].cast(pl.Utf8) for c in columns]))
+    context.log.info(f"linked {linked} images into the new export")
     (building / "info.csv").write_text(info.write_csv())
     info.write_parquet(building / "info.parquet")
     (building / "deepfakebench.json").write_text(

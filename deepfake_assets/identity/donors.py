@@ -280,40 +280,40 @@ def match_donors(
         t_idx = np.array([index[t] for t in targets[lo : lo + MATCH_BATCH]], dtype=np.int64)
         dots = c @ m.T  # (actors, batch): c.m
         cross = c @ c[t_idx].T  # (actors, batch): c.t
-        for k, ti in enumerate(t_idx):
-            a = float(dots[ti, k])
-            t2 = float(norms2[ti])
-            target_distance = float(np.sqrt(max(0.0, 2.0 - 2.0 * a)))
-            if len(c) < 2:
-                out.append(DonorMatch(None, target_distance, None, None, None, False))
-                continue
-            g = cross[:, k]
-            away = np.sqrt(max(1.0 - 2.0 * a * a + a * a * t2, 0.0))
-            rest = np.sqrt(np.maximum(norms2 - 2.0 * g * g + g * g * t2, 0.0))
-            sims = (dots[:, k] - 2.0 * a * g + a * g * t2) / (
-                np.maximum(rest, 1e-12) * max(away, 1e-12)
+        cols = np.arange(len(t_idx))
+        a = dots[t_idx, cols]  # m.t per fake
+        t2 = norms2[t_idx]
+        target_distance = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * a))
+        if len(c) < 2:
+            out += [DonorMatch(None, float(d), None, None, None, False) for d in target_distance]
+            continue
+        away = np.sqrt(np.maximum(1.0 - 2.0 * a * a + a * a * t2, 0.0))
+        rest = np.sqrt(np.maximum(norms2[:, None] - 2.0 * cross**2 + cross**2 * t2, 0.0))
+        sims = (dots - 2.0 * a * cross + a * cross * t2) / (
+            np.maximum(rest, 1e-12) * np.maximum(away, 1e-12)
+        )
+        sims[t_idx, cols] = -np.inf
+        best = np.argmax(sims, axis=0)
+        similarity = sims[best, cols]
+        if len(c) > 2:
+            sims[best, cols] = -np.inf
+            runner_up = sims.max(axis=0)
+        else:
+            runner_up = np.zeros(len(t_idx))
+        margin = similarity - runner_up
+        donor_distance = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * dots[best, cols]))
+        accepted = (target_distance >= params.min_target_shift) & (margin >= params.min_margin)
+        out += [
+            DonorMatch(
+                centroids.ids[int(best[k])],
+                float(target_distance[k]),
+                float(donor_distance[k]),
+                float(similarity[k]),
+                float(margin[k]),
+                bool(accepted[k]),
             )
-            sims[ti] = -np.inf
-            best = int(np.argmax(sims))
-            similarity = float(sims[best])
-            if len(c) > 2:
-                sims[best] = -np.inf
-                runner_up = float(sims.max())
-            else:
-                runner_up = 0.0
-            margin = similarity - runner_up
-            donor_distance = float(np.sqrt(max(0.0, 2.0 - 2.0 * float(dots[best, k]))))
-            accepted = target_distance >= params.min_target_shift and margin >= params.min_margin
-            out.append(
-                DonorMatch(
-                    centroids.ids[best],
-                    target_distance,
-                    donor_distance,
-                    similarity,
-                    margin,
-                    accepted,
-                )
-            )
+            for k in range(len(t_idx))
+        ]
     return out
 
 
