@@ -11,12 +11,17 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepfake_assets import config
 from deepfake_assets.registry import FORMATS, SAMPLING_STRATEGIES, RegistryError, SourceRegistry
 
+if TYPE_CHECKING:
+    from deepfake_assets.launch import RunOutcome
+
 DEFAULT_DAGSTER_HOME = "./dagster_home"
 DEMO_SOURCE = "demo"
+DEMO_IMAGES_SOURCE = "demo-images"  # the demo's still photos (`images` layout)
 
 
 def _ensure_dagster_home() -> Path:
@@ -36,10 +41,16 @@ def _ensure_dagster_home() -> Path:
 
 
 def _instance():
+    """The instance; runs of this machine whose process is gone are marked failed first."""
     import dagster as dg
 
+    from deepfake_assets.run_launcher import fail_dead_runs
+
     _ensure_dagster_home()
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id, why in fail_dead_runs(instance):
+        print(f"marked run {run_id} failed: {why}", file=sys.stderr)
+    return instance
 
 
 def _sync_partition(instance, name: str) -> None:
@@ -51,18 +62,44 @@ def _sync_partition(instance, name: str) -> None:
 
 # -- sources ---------------------------------------------------------------------------------
 def cmd_sources_add(args: argparse.Namespace) -> int:
-    source = SourceRegistry().add(
-        args.name,
-        Path(args.path),
+    if not args.per_part:
+        return _add_source(args, args.name, Path(args.path))
+    from deepfake_assets.registry import part_sources
+
+    parts = part_sources(args.name, Path(args.path), args.format)
+    for name, folder in parts:
+        _add_source(args, name, folder)
+    print(f"registered {len(parts)} part folders of {args.path} as sources {args.name}-*")
+    return 0
+
+
+def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
+    registration = SourceRegistry().add(
+        name,
+        path,
         args.format,
         test_only=args.test_only,
         sampling=args.sampling,
         notes=args.notes or "",
         replace=args.replace,
     )
+    source = registration.source
     _sync_partition(_instance(), source.name)
     flags = " (test only)" if source.test_only else ""
-    print(f"registered {source.name}: {source.path} as {source.format}{flags}")
+    if registration.unchanged:
+        print(f"{source.name} is already registered with these options; nothing changed")
+    elif registration.changes:
+        print(f"replaced {source.name}: {source.path} as {source.format}{flags}")
+        for change in registration.changes:
+            print(f"  {change}")
+        print(
+            f"  materialise it again (`deepfake-assets materialize --source {source.name}`) "
+            "for the catalog to follow"
+        )
+    else:
+        print(f"registered {source.name}: {source.path} as {source.format}{flags}")
+    if registration.unchanged:
+        return 0
     # what the `videos` step will record anyway, said now while the folder can still be fixed
     from deepfake_assets.sources import SourceFormatError, list_source
 
@@ -101,20 +138,104 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sources_remove(args: argparse.Namespace) -> int:
-    from deepfake_assets.catalog import Catalog
+# Runs in these states may still write a partition's files.
+_LIVE_RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
+
+
+def runs_in_flight(instance, name: str) -> list:
+    """Run records of runs not finished that materialise partition `name` (tagged with it, or
+    with a partition range that covers it), from the Dagster instance's run storage."""
+    import dagster as dg
+
     from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME
 
-    removed = SourceRegistry().remove(args.name)
-    tables = Catalog().delete_partition(args.name)
+    statuses = [dg.DagsterRunStatus(s) for s in _LIVE_RUN_STATUSES]
+    records = list(
+        instance.get_run_records(
+            filters=dg.RunsFilter(statuses=statuses, tags={"dagster/partition": name})
+        )
+    )
+    keys = instance.get_dynamic_partitions(SOURCE_PARTITIONS_NAME)
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=statuses)):
+        start = record.dagster_run.tags.get("dagster/asset_partition_range_start")
+        end = record.dagster_run.tags.get("dagster/asset_partition_range_end")
+        covered = start in keys and end in keys and name in keys
+        if covered and keys.index(start) <= keys.index(name) <= keys.index(end):
+            records.append(record)
+    return records
+
+
+class SourceInUseError(RegistryError):
+    """`sources remove` of a source a run is still materialising."""
+
+
+def cmd_sources_remove(args: argparse.Namespace) -> int:
+    from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME
+
+    registry = SourceRegistry()
     instance = _instance()
+    live = runs_in_flight(instance, args.name)
+    if live and not args.force:
+        named = ", ".join(
+            f"{r.dagster_run.run_id} ({r.dagster_run.job_name}, {r.dagster_run.status.value})"
+            for r in live
+        )
+        raise SourceInUseError(
+            f"source {args.name!r} is being materialised by run {named}: wait for it to end "
+            "or terminate it in the UI (a killed run can show as STARTED until the instance "
+            "marks it failed), or pass --force to remove it now (the run then fails at its next "
+            "catalog write, nothing it writes reaches the dataset, and "
+            f"`sources remove {args.name}` again clears its late files)"
+        )
+    removal = registry.remove(args.name)
     if instance.has_dynamic_partition(SOURCE_PARTITIONS_NAME, args.name):
         instance.delete_dynamic_partition(SOURCE_PARTITIONS_NAME, args.name)
-    print(
-        f"removed {removed.name} ({removed.path}); catalog rows dropped from: "
-        f"{', '.join(tables) or 'no table'}; files under {config.data_dir()} are kept"
-    )
+    rel = [str(f.relative_to(registry.data_dir)) for f in removal.folders]
+    if removal.source is None:
+        print(f"{args.name} is not registered; removed what its runs left behind:")
+    else:
+        print(f"removed {args.name} ({removal.source.path}):")
+    print(f"  catalog rows dropped from: {', '.join(sorted(removal.tables)) or 'no table'}")
+    print(f"  folders deleted: {', '.join(rel) or 'none'}")
+    for folder in removal.left:
+        print(f"  warning: {folder} could not be fully deleted (a run still writing it?)")
+    for line in _report_stale_dataset(instance, registry.data_dir):
+        print(f"  {line}")
     return 0
+
+
+def _report_stale_dataset(instance, data_dir: Path) -> list[str]:
+    """Evaluate the checks that catch rows of unregistered sources in the splits and the export
+    now, and record failures in the instance (run-less check results), so the UI shows
+    fold_splits and exported_dataset failing their checks until they are rebuilt."""
+    import dagster as dg
+
+    from deepfake_assets.assets import export, splits
+    from deepfake_assets.resources import DataDirResource
+
+    lines = []
+    data = DataDirResource(data_dir=str(data_dir))
+    for check in (splits.splits_sources_registered, export.export_rows_resolve):
+        key = next(iter(check.check_keys))
+        result = check(data=data)
+        if result.passed:
+            continue
+        asset = key.asset_key.to_user_string()
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=result.description,
+                metadata=result.metadata,
+            )
+        )
+        lines.append(
+            f"{asset} is stale: {result.description}; re-materialise fold_splits and "
+            "exported_dataset (`deepfake-assets materialize`)"
+        )
+    return lines
 
 
 # -- materialize -----------------------------------------------------------------------------
@@ -133,19 +254,17 @@ def load_run_config(path: Path | None) -> dict:
     return loaded
 
 
-def _config_for(job, run_config: dict) -> dict:
-    """The part of a run config that names ops of `job` (one file configures both jobs)."""
-    ops = run_config.get("ops", {})
-    names = {node.name for node in job.graph.node_defs}
-    loggers = run_config.get("loggers", {"console": {"config": {"log_level": "INFO"}}})
-    return {**run_config, "ops": {k: v for k, v in ops.items() if k in names}, "loggers": loggers}
-
-
 def materialize(
     names: list[str] | None = None, *, with_dataset: bool = True, run_config: dict | None = None
 ) -> int:
-    """Run the per-source job for each source, then the all-sources job; 0 when all is green."""
+    """Run the per-source job for each source, then the all-sources job; 0 when all is green.
+
+    The runs are launched through the code location (see `launch.py`), like runs from the UI.
+    """
+    from deepfake_assets import launch
     from deepfake_assets.definitions import defs
+    from deepfake_assets.jobs import DATASET_AFTER_TAG
+    from deepfake_assets.run_config import RunConfigError, validate
     from deepfake_assets.summary import print_summary
 
     registry = SourceRegistry()
@@ -155,28 +274,44 @@ def materialize(
         return 2
     for name in names:
         registry.get(name)
+    source_job = defs.resolve_job_def("ingest_source")
+    dataset_job = defs.resolve_job_def("build_dataset")
+    run_dataset = with_dataset and bool(dataset_job.asset_layer.executable_asset_keys)
+    try:
+        configs = validate(run_config or {}, [source_job, dataset_job])
+    except RunConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     instance = _instance()
     failures: list[str] = []
-    job = defs.resolve_job_def("ingest_source")
-    for name in names:
-        _sync_partition(instance, name)
-        print(f"== materialising source {name}", flush=True)
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=name,
-            raise_on_error=False,
-            run_config=_config_for(job, run_config or {}),
-        )
-        failures += _failures(result, f"source {name}")
-    dataset = defs.resolve_job_def("build_dataset")
-    if with_dataset and not failures and dataset.asset_layer.executable_asset_keys:
-        print("== materialising the dataset over all sources", flush=True)
-        result = dataset.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config=_config_for(dataset, run_config or {}),
-        )
-        failures += _failures(result, "dataset")
+    with launch.code_location(instance) as location:
+        for name in names:
+            _sync_partition(instance, name)
+            print(f"== materialising source {name}", flush=True)
+            tags = {"dagster/partition": name}
+            if run_dataset:  # this command runs the all-sources job itself: no sensor for it
+                tags[DATASET_AFTER_TAG] = "cli"
+            failures += _report(
+                launch.run_job(
+                    instance,
+                    location,
+                    source_job.name,
+                    f"source {name}",
+                    run_config=configs[source_job.name],
+                    tags=tags,
+                )
+            )
+        if run_dataset and not failures:
+            print("== materialising the dataset over all sources", flush=True)
+            failures += _report(
+                launch.run_job(
+                    instance,
+                    location,
+                    dataset_job.name,
+                    "dataset",
+                    run_config=configs[dataset_job.name],
+                )
+            )
     print_summary(names, with_export=not failures)
     print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (open it with `dagster dev`)")
     if failures:
@@ -186,31 +321,11 @@ def materialize(
     return 0
 
 
-def _failures(result, what: str) -> list[str]:
-    import dagster as dg
-
-    out = []
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            level = "ERROR" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "WARN"
-            line = (
-                f"{what}: check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
-            )
-            if level == "ERROR":
-                first = evaluation.metadata.get("first_offenders")
-                detail = f": {first.value}" if first is not None else ""
-                out.append(f"{line} failed{detail}")
-            else:
-                print(f"warning: {line} warns", file=sys.stderr)
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = error.message.strip().splitlines()[-1] if error else "failed"
-                out.append(f"{what}: step {event.step_key} failed: {message}")
-        if not out:
-            out.append(f"{what}: run {result.run_id} failed")
-    return out
+def _report(outcome: RunOutcome) -> list[str]:
+    """Print a run's warnings; its blocking failures."""
+    for line in outcome.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return outcome.failures
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -224,11 +339,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 # -- demo ------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from deepfake_assets.demo import build_demo_dataset
+    from deepfake_assets.demo_images import build_demo_images
 
     dest = Path(args.dir or "./demo_data/dfdc_demo").resolve()
     print(f"== writing the demo dataset to {dest}", flush=True)
     summary = build_demo_dataset(dest, seed=args.seed, progress=lambda m: print(f"  {m}"))
     print(f"   {summary}")
+    images_dest = dest.with_name(f"{dest.name}_images")
+    print(f"   {build_demo_images(images_dest, seed=args.seed)}", flush=True)
     if args.no_materialize:
         return 0
     registry = SourceRegistry()
@@ -240,9 +358,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
         notes="offline demo dataset (seed 000's balanced sampling: as many real as fake faces)",
         replace=True,
     )
-    _sync_partition(_instance(), DEMO_SOURCE)
-    print(f"== registered source {DEMO_SOURCE!r}")
-    return materialize([DEMO_SOURCE])
+    registry.add(
+        DEMO_IMAGES_SOURCE,
+        images_dest,
+        "images",
+        notes="offline demo image source: stills of the demo's people and face-swapped stills",
+        replace=True,
+    )
+    instance = _instance()
+    _sync_partition(instance, DEMO_SOURCE)
+    _sync_partition(instance, DEMO_IMAGES_SOURCE)
+    print(f"== registered sources {DEMO_SOURCE!r} and {DEMO_IMAGES_SOURCE!r}")
+    return materialize([DEMO_SOURCE, DEMO_IMAGES_SOURCE])
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    """Open the export in FiftyOne (the optional `[fiftyone]` extra)."""
+    from deepfake_assets.catalog import Catalog
+    from deepfake_assets.export.fiftyone_browse import FiftyOneUnavailable, browse
+
+    data_dir = config.data_dir()
+    export = Path(args.export) if args.export else data_dir / "export"
+    if not (export / "info.parquet").is_file():
+        print(f"error: no export at {export}: run `deepfake-assets materialize`", file=sys.stderr)
+        return 2
+    catalog = Catalog(data_dir) if (data_dir / "catalog").is_dir() else None
+    try:
+        browse(export, catalog, port=args.port, wait=not args.no_wait)
+    except FiftyOneUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,12 +408,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--sampling", choices=SAMPLING_STRATEGIES, help="frame-sampling override")
     add.add_argument("--notes", help="free-form notes")
-    add.add_argument("--replace", action="store_true", help="re-point an existing name")
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="change a registered name's folder or options (prints what changed)",
+    )
+    add.add_argument(
+        "--per-part",
+        action="store_true",
+        help="register each part folder inside PATH (e.g. dfdc_train_part_0..49) as its own "
+        "source NAME-<part>, so parts run as separate, parallel runs",
+    )
     add.set_defaults(func=cmd_sources_add)
     ls = ssub.add_parser("list", help="list registered sources")
     ls.set_defaults(func=cmd_sources_list)
-    rm = ssub.add_parser("remove", help="unregister a source and drop its catalog rows")
+    rm = ssub.add_parser(
+        "remove", help="unregister a source; delete its catalog rows, crops and staged work"
+    )
     rm.add_argument("name")
+    rm.add_argument(
+        "--force",
+        action="store_true",
+        help="remove even while a run of the source is in flight (its late writes are ignored)",
+    )
     rm.set_defaults(func=cmd_sources_remove)
 
     mat = sub.add_parser("materialize", help="run the asset graph and its checks")
@@ -285,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-materialize", action="store_true", help="only write the dataset")
     demo.set_defaults(func=cmd_demo)
+
+    br = sub.add_parser("browse", help="open the export in the FiftyOne App (extra [fiftyone])")
+    br.add_argument("--export", help="the export folder (default $DEEPFAKE_DATA_DIR/export)")
+    br.add_argument("--port", type=int, default=5151)
+    br.add_argument("--no-wait", action="store_true", help="return once the App is up")
+    br.set_defaults(func=cmd_browse)
     return parser
 
 

@@ -41,6 +41,19 @@ def test_sensor_registers_a_new_folder_and_requests_its_run(data_env):
         assert "holiday_photos" in reason and "unrecognised" in reason
 
 
+def test_sensor_does_not_bring_back_a_removed_source(data_env):
+    make_dfdc_folder(data_env["sources"] / "My DFDC")
+    with dg.instance_for_test() as instance:
+        new_source_sensor(dg.build_sensor_context(instance=instance))
+        assert cli.main(["sources", "remove", "my-dfdc"]) == 0
+        again = new_source_sensor(dg.build_sensor_context(instance=instance))
+        assert not again.run_requests and SourceRegistry().list() == []
+        assert "removed with `sources remove`" in again.skip_reason.skip_message
+    # `sources add` takes it back, and then it is an ordinary source again.
+    assert cli.main(["sources", "add", "my-dfdc", str(data_env["sources"] / "My DFDC")]) == 0
+    assert SourceRegistry().removed_paths() == set()
+
+
 def test_sensor_waits_for_a_folder_that_is_still_being_copied(data_env, monkeypatch):
     monkeypatch.setenv("DEEPFAKE_SOURCES_SETTLE_S", "3600")
     make_dfdc_folder(data_env["sources"] / "copying")
@@ -101,3 +114,20 @@ def test_two_partitions_materialised_at_the_same_time_both_succeed(data_env, tmp
 
     videos = Catalog().query("select source, count(*) as n from videos group by 1 order by 1")
     assert videos.to_dicts() == [{"source": "one", "n": 5}, {"source": "two", "n": 5}]
+
+
+def test_sensor_registers_image_folders_like_video_folders(data_env):
+    """A folder of real/ and fake/<method>/ images and a DFFD layout are recognised."""
+    photos = data_env["sources"] / "faces"
+    (photos / "real").mkdir(parents=True)
+    (photos / "fake" / "stylegan").mkdir(parents=True)
+    (photos / "real" / "a.jpg").write_bytes(b"x")
+    (photos / "fake" / "stylegan" / "b.png").write_bytes(b"x")
+    for sub in ("ffhq/train", "stylegan_ffhq/test"):
+        (data_env["sources"] / "DFFD" / sub).mkdir(parents=True)
+        (data_env["sources"] / "DFFD" / sub / "c.png").write_bytes(b"x")
+    with dg.instance_for_test() as instance:
+        result = new_source_sensor(dg.build_sensor_context(instance=instance))
+        assert sorted(r.partition_key for r in result.run_requests) == ["dffd", "faces"]
+        assert SourceRegistry().get("faces").format == "images"
+        assert SourceRegistry().get("dffd").format == "dffd"

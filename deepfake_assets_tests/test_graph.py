@@ -1,4 +1,5 @@
-"""The whole graph on the demo dataset: every asset, every check green, the export readable."""
+"""The whole graph on the demo dataset (its videos and its image source together): every asset,
+every check green, the export readable."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from deepfake_assets import cli
-from deepfake_assets.catalog import Catalog
 from deepfake_assets.export.info import INFO_COLUMNS
 from deepfake_assets.splits import validation
 
@@ -20,33 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def graph(demo_build, tmp_path_factory):
-    """The demo registered and materialised through the CLI, once for this module."""
-    summary, _ = demo_build
-    root = tmp_path_factory.mktemp("graph")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DEEPFAKE_DATA_DIR", str(root / "data"))
-        mp.setenv("DAGSTER_HOME", str(root / "home"))
-        (root / "home").mkdir()
-        (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        assert (
-            cli.main(
-                [
-                    "sources",
-                    "add",
-                    "demo",
-                    str(summary.dest),
-                    "--format",
-                    "dfdc",
-                    "--sampling",
-                    "balanced",
-                ]
-            )
-            == 0
-        )
-        rc = cli.main(["materialize"])
-        truth = json.loads(summary.truth_path.read_text())
-        yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}
+def graph(demo_graph):
+    """The session's whole-graph run of the demo (conftest.py), shared with the export tests."""
+    return demo_graph
 
 
 def test_materialize_succeeds_with_every_blocking_check_green(graph):
@@ -133,6 +109,7 @@ def test_donors_inferred_from_faces_agree_with_the_truth(graph):
         entry = by_path.get(r["rel_path"])
         if r["label"] == "REAL" and r["actor_id"] and entry and entry.get("identity"):
             identity_of[r["actor_id"]] = entry["identity"]
+    videos = videos.filter(pl.col("source") == "demo")
     table = catalog.read("fake_identities").join(
         videos.select("source", "video_id", "rel_path"), on=["source", "video_id"]
     )
@@ -164,10 +141,56 @@ def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
     assert validation.actors_in_two_splits(splits).is_empty()
     assert validation.fakes_outside_original_split(splits).is_empty()
     assert validation.actors_in_two_folds(graph["catalog"].read("folds")).is_empty()
-    # the demo is sampled with `balanced`: as many real as fake face images
-    labels = splits["label"].value_counts()
+    # the demo's videos are sampled with `balanced`: as many real as fake face images
+    labels = splits.filter(pl.col("source") == "demo")["label"].value_counts()
     counts = dict(zip(labels["label"], labels["count"], strict=True))
     assert counts["REAL"] == counts["FAKE"] > 0
+
+
+def _true_identities(
+    graph, table: pl.DataFrame, place: pl.Expr, *, found_donors_only: bool = False
+) -> dict[str, set[str]]:
+    """True identity (demo_truth.json) -> the places its faces are in: the person of a real
+    video, a fake's target and its donor (with `found_donors_only`, only donors the pipeline
+    found, from the dataset's names or the fake's face)."""
+    catalog = graph["catalog"]
+    videos = catalog.read("videos").select("source", "video_id", "rel_path")
+    found = catalog.read("fake_identities").select("source", "video_id", "donor_actor_id")
+    faces = (
+        table.filter(pl.col("source") == "demo")
+        .select("source", "video_id", place.alias("place"))
+        .join(videos, on=["source", "video_id"])
+        .join(found, on=["source", "video_id"], how="left")
+    )
+    places: dict[str, set[str]] = collections.defaultdict(set)
+    rows = faces.select("rel_path", "place", "donor_actor_id").unique()
+    for rel_path, where, donor_found in rows.iter_rows():
+        entry = graph["truth"]["videos"][rel_path]
+        people = [entry.get("identity")] if entry["label"] == "REAL" else []
+        people.append(entry.get("target_identity"))
+        if not found_donors_only or donor_found is not None:
+            people.append(entry.get("donor_identity"))
+        for person in filter(None, people):
+            places[person].add(where)
+    return places
+
+
+def test_no_true_identity_in_two_splits_through_any_face_the_pipeline_knows(graph):
+    """The demo's truth: no person, whether filmed, a swap's target or a donor the pipeline
+    found, in two splits or two folds; what still leaks runs only through fakes whose donor
+    was not found (weak blends, whose faces dlib cannot tell from their target's)."""
+    catalog = graph["catalog"]
+    splits = catalog.read("splits")
+    known = _true_identities(graph, splits, pl.col("split"), found_donors_only=True)
+    assert len(known) >= 3
+    assert {p: w for p, w in known.items() if len(w) > 1} == {}
+    folds = catalog.read("folds").filter(pl.col("level").is_not_null())
+    place = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
+    in_folds = _true_identities(graph, folds, place, found_donors_only=True)
+    assert {p: w for p, w in in_folds.items() if len(w) > 1} == {}
+    # donors were found (test_donors_inferred_from_faces_agree_with_the_truth checks them)
+    identities = catalog.read("fake_identities").filter(pl.col("donor_actor_id").is_not_null())
+    assert identities.height >= 8
 
 
 def test_export_is_self_contained(graph):
@@ -177,10 +200,52 @@ def test_export_is_self_contained(graph):
     assert info.height == graph["catalog"].read("splits").height
     for rel in info["path"].to_list() + info["mask_path"].drop_nulls().to_list():
         assert not Path(rel).is_absolute() and (export / rel).is_file()
-    bench = json.loads((export / "deepfakebench.json").read_text())
-    assert set(bench["deepfake_assets"]) == {"demo_real", "demo_fake"}
+    bench = json.loads((export / "deepfakebench/dataset_json/deepfake_assets.json").read_text())
+    assert {"demo_real", "demo_fake"} <= set(bench["deepfake_assets"])
+    assert set(bench["deepfake_assets"]) <= {
+        "demo_real",
+        "demo_fake",
+        "demo-images_real",
+        "demo-images_fake",
+    }
     card = (export / "DATA_CARD.md").read_text()
     assert "| demo | train |" in card
+    kinds = dict(info.group_by("source").agg(pl.col("item_kind").unique()).iter_rows())
+    assert set(kinds["demo"]) == {"video"} and set(kinds["demo-images"]) == {"image"}
+    assert "| demo-images | image |" in card
+
+
+def test_the_image_source_runs_next_to_the_videos(graph):
+    """Stills of the demo's people join their videos' actors; generated fakes get pseudo-actors;
+    hostile files are rows with reasons."""
+    catalog = graph["catalog"]
+    videos = {r["rel_path"]: r for r in catalog.read("videos", "demo-images").to_dicts()}
+    assert {r["item_kind"] for r in videos.values()} == {"image"}
+    assert videos["real/truncated.jpg"]["status"] == "unreadable"
+    assert videos["real/tiny.png"]["status"] == "unusable"
+    face_videos = catalog.read("face_videos", "demo-images")
+    reals = face_videos.filter(pl.col("role") == "real")
+    assert reals.height >= 4 and (reals["status"] == "ok").all(), reals
+    assert (face_videos["frame_indices"].list.len() <= 1).all()
+    identities = catalog.read("fake_identities").filter(pl.col("source") == "demo-images")
+    assert identities.height == 3 and set(identities["target_from"]) == {"pseudo"}
+    # a person's stills and videos are one actor: no actor holds two demo identities
+    actors = catalog.read("video_actors").filter(pl.col("source") == "demo-images")
+    demo_actors = catalog.read("video_actors").join(
+        catalog.read("videos", "demo").select("source", "video_id", "rel_path"),
+        on=["source", "video_id"],
+    )
+    truth = {}
+    for r in demo_actors.to_dicts():
+        entry = graph["truth"]["videos"].get(r["rel_path"])
+        if entry and entry["label"] == "REAL" and entry.get("identity") and r["actor_id"]:
+            truth[entry["identity"]] = r["actor_id"]
+    matched = 0
+    for row in actors.filter(pl.col("label") == "REAL").to_dicts():
+        identity = row["video_id"].removeprefix("real/")
+        if identity in truth:
+            matched += truth[identity] == row["actor_id"]
+    assert matched >= 3, (truth, actors)
 
 
 def test_metadata_carries_pictures(graph):
@@ -193,9 +258,16 @@ def test_metadata_carries_pictures(graph):
             "fake_groups": "examples_per_level",
             "fake_identities": "fakes_target_donor",
         }
+        per_source = {"face_crops", "fake_groups"}  # the video demo's partition: it has pairs
         for asset, key in expected.items():
-            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-            value = event.asset_materialization.metadata[key].value
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey(asset),
+                    asset_partitions=["demo"] if asset in per_source else None,
+                ),
+                limit=1,
+            ).records
+            value = records[0].asset_materialization.metadata[key].value
             assert "data:image/png;base64," in value, asset
 
 

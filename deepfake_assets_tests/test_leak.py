@@ -50,7 +50,7 @@ def test_leaking_dataset_fails_the_checks_and_the_cli(data_env, tmp_path, capsys
     assert cli.main(["sources", "add", "leaky", str(folder)]) == 0
     assert cli.main(["materialize", "--config", str(config)]) == 1
     err = capsys.readouterr().err
-    assert "check no_actor_leakage on fold_splits failed" in err
+    assert "check no_identity_leakage on fold_splits failed" in err
     assert "check no_near_duplicates_across_splits on fold_splits failed" in err
 
     catalog = Catalog()

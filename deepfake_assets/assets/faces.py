@@ -1,14 +1,15 @@
 """Faces: frame plans, tracked face detections and face crops of one source dataset.
 
 The work per video lives in `faces/video_faces.py`; this module decides which videos need it,
-runs them in worker processes, persists every finished video at once (so an interrupted run
-resumes where it stopped) and publishes the catalog tables `frame_plans`, `faces` and
-`face_videos` in one atomic write each at the end.
+runs them on the `compute` executor (a local process pool or a dask cluster), persists every
+finished video at once (so an interrupted run resumes where it stopped) and publishes the
+catalog tables `frame_plans`, `faces` and `face_videos` in one atomic write each at the end.
 """
 
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,20 +18,24 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.catalog import remove_stale_temp_files
+from deepfake_assets.compute import ExecutorUnavailable, summarise_seconds
 from deepfake_assets.faces.ensemble import EnsembleConfig
+from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
 from deepfake_assets.faces.video_faces import (
+    CROP_KINDS,
     FACES_SCHEMA,
     VideoFaces,
     VideoFacesConfig,
     VideoJob,
-    run_videos_parallel,
+    remove_orphan_crop_folders,
+    video_dirs,
 )
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.media.images import write_bytes_atomic
 from deepfake_assets.partitions import source_partitions
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.resources import ComputeResource, DataDirResource
 
 DEFAULT_STRATEGY = "first_and_even"
 
@@ -95,7 +100,13 @@ def sampled_frames(
         pl.lit(source_name).alias("source"), pl.lit(strategy).alias("strategy")
     )
     catalog.write("frame_plans", frames, source_name)
-    short = plan.videos.filter(pl.col("short") | pl.col("reason").is_not_null())
+    # an image is one frame by nature: never "short"
+    still: list[str] = []
+    if "item_kind" in usable.columns:
+        still = usable.filter(pl.col("item_kind") == "image")["video_id"].to_list()
+    short = plan.videos.filter(
+        (pl.col("short") | pl.col("reason").is_not_null()) & ~pl.col("video_id").is_in(still)
+    )
     per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")
     return dg.MaterializeResult(
         metadata={
@@ -139,7 +150,9 @@ def _save(folder: Path, key: str, result: VideoFaces) -> None:
     write_bytes_atomic(_staging_path(folder, result.video_id), payload.encode("utf-8"))
 
 
-def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
+def _load(folder: Path, video_id: str, key: str, data_dir: Path) -> VideoFaces | None:
+    """The staged result of an earlier run, or None when it must be computed again (none, stale
+    key, failed, or crops no longer where it says: a crop folder deleted, an older layout)."""
     path = _staging_path(folder, video_id)
     if not path.exists():
         return None
@@ -150,7 +163,13 @@ def _load(folder: Path, video_id: str, key: str) -> VideoFaces | None:
     if payload.get("key") != key:
         return None
     result = VideoFaces.from_dict(payload["result"])
-    return None if result.status == "failed" else result
+    if result.status == "failed":
+        return None
+    ends = result.faces[:1] + result.faces[-1:]  # a stat of every crop would slow big resumes
+    crops = [row[f"crop_{kind}"] for row in ends for kind in CROP_KINDS]
+    if not all((data_dir / rel).is_file() for rel in crops if rel):
+        return None
+    return result
 
 
 def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJob]:
@@ -169,6 +188,7 @@ def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJ
                 role=role,
                 plan_indices=plan,
                 original_video_id=row["original_video_id"],
+                rel_path=row["rel_path"],
             )
         )
     return jobs
@@ -282,13 +302,17 @@ def face_tables(
             owners=["team:data-engineering"],
             description=(
                 "PNG crops of every face: 160x160 stretched, 299x299 with a 15% margin, and raw "
-                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video>/`; paths in `faces`."
+                "box size, under `$DEEPFAKE_DATA_DIR/faces/<source>/<video slug>-<hash>/` (one "
+                "folder per video); paths in `faces`."
             ),
         ),
     ],
 )
 def face_detections_and_crops(
-    context: dg.AssetExecutionContext, config: FacesConfig, data: DataDirResource
+    context: dg.AssetExecutionContext,
+    config: FacesConfig,
+    data: DataDirResource,
+    compute: ComputeResource,
 ):
     source_name = context.partition_key
     catalog = data.catalog()
@@ -299,6 +323,10 @@ def face_detections_and_crops(
     for vid, idx in zip(plan_table["video_id"], plan_table["frame_index"], strict=True):
         plans.setdefault(vid, []).append(int(idx))
     jobs = build_jobs(videos, plans)
+    try:
+        video_dirs(j.video_id for j in jobs)
+    except ValueError as exc:
+        raise dg.Failure(f"{source_name!r}: {exc}; rename one of the two files") from exc
     ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
     video_cfg = VideoFacesConfig(
         rule=config.rule,
@@ -307,9 +335,10 @@ def face_detections_and_crops(
         probe_first_frame=config.probe_first_frame,
         relative_to=data_dir,
     )
-    # the layout of a staged result: bump it when VideoFaces gains a field, so that older
-    # staged results are recomputed instead of read with the field missing
-    staged_layout = 2
+    # the layout of a staged result: bump it when VideoFaces gains a field or the crop paths
+    # it names change, so that older staged results are recomputed instead of read with a
+    # field missing or pointing at crops of the old layout (3: one folder per video id)
+    staged_layout = 3
     settings = [
         asdict(ensemble_config),
         asdict(video_cfg) | {"relative_to": None},
@@ -340,7 +369,7 @@ def face_detections_and_crops(
     done: dict[str, VideoFaces] = {}
     if not config.recompute:
         for job in jobs:
-            previous = _load(staging, job.video_id, keys[job.video_id])
+            previous = _load(staging, job.video_id, keys[job.video_id], data_dir)
             if previous is not None:
                 done[job.video_id] = previous
     todo = [j for j in jobs if j.video_id not in done]
@@ -353,24 +382,38 @@ def face_detections_and_crops(
     if workers < 0:
         workers = 0 if detect_jobs <= 2 else min(os.cpu_count() or 1, detect_jobs, 8)
     originals = {v: r for v, r in done.items() if r.role == "real"}
-    for i, result in enumerate(
-        run_videos_parallel(
+    threads = compute.threads(config.threads_per_worker)
+    seconds: list[float] = []
+    started = time.perf_counter()
+    executor = compute.executor(workers, threads)
+    try:
+        ran_on = executor.workers()
+        context.log.info(f"faces: {executor.backend} backend, {ran_on} workers")
+        results = run_families(
+            executor,
             todo,
-            workers,
             out_dir,
             video_cfg,
             ensemble_config=ensemble_config,
-            threads_per_worker=config.threads_per_worker,
+            threads_per_worker=threads,
             originals=originals,
-        ),
-        start=1,
-    ):
-        _save(staging, keys[result.video_id], result)
-        done[result.video_id] = result
-        if i == len(todo) or i % max(1, len(todo) // 20) == 0:
-            context.log.info(
-                f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
-            )
+        )
+        for i, (result, spent) in enumerate(results, start=1):
+            _save(staging, keys[result.video_id], result)
+            done[result.video_id] = result
+            if result.status != "failed":
+                seconds.append(spent)
+            if i == len(todo) or i % max(1, len(todo) // 20) == 0:
+                context.log.info(
+                    f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
+                )
+    except ExecutorUnavailable as exc:
+        raise dg.Failure(f"faces of {source_name!r}: {exc}") from exc
+    finally:
+        executor.close()
+    timing = summarise_seconds(seconds, time.perf_counter() - started)
+    # a worker killed mid-write (its task was run again elsewhere) leaves a temporary file
+    remove_stale_temp_files(out_dir)
     failed = [r for r in done.values() if r.status == "failed"]
     if failed:
         examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
@@ -390,6 +433,9 @@ def face_detections_and_crops(
     catalog.write("faces", faces, source_name)
     catalog.write("face_videos", face_videos, source_name)
     catalog.write("frames", frames, source_name)
+    orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
+    if orphans:
+        context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
     by_reason = face_videos.with_columns(
         pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
     )
@@ -419,7 +465,9 @@ def face_detections_and_crops(
             where="catalog table face_videos",
         ),
         "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
-        "workers": workers,
+        "backend": executor.backend,
+        "workers": ran_on,
+        **timing.to_metadata("video"),
     }
     crops_meta: dict = {
         "num_crops": faces.height * 3,

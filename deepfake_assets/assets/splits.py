@@ -1,4 +1,4 @@
-"""Splits: actor-disjoint train/val/test and seed 001's level/fold scheme, with their checks."""
+"""Splits: identity-disjoint train/val/test and seed 001's level/fold scheme, with their checks."""
 
 import warnings
 
@@ -7,12 +7,14 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.assets.identity import kept_faces
+from deepfake_assets.catalog import GLOBAL_TABLES, PARTITIONED_TABLES
 from deepfake_assets.jobs import DATASET
 from deepfake_assets.resources import DataDirResource
 from deepfake_assets.splits import validation
 from deepfake_assets.splits.assign import assign_splits
 from deepfake_assets.splits.balance import rebalance
 from deepfake_assets.splits.folds import assign_folds
+from deepfake_assets.splits.identity_graph import DonorPolicy
 
 SPLIT_COLUMNS = [
     "face_id",
@@ -23,16 +25,22 @@ SPLIT_COLUMNS = [
     "frame_index",
     "track",
     "actor_id",
+    "second_actor_id",
+    "donor_actor_id",
     "gender",
     "age",
     "race",
     "test_only",
 ]
+FAKE_IDENTITIES = "fake_identities"  # written by the `fake_identities` asset, when present
 
 
 class SplitConfig(dg.Config):
     """Ratios by face images; `pin_official_splits` puts videos where their dataset says,
-    which can break actor-disjointness (the checks then say where)."""
+    which can break identity-disjointness (the checks then say where). `donors`: `group`
+    (a fake's donor is tied to its group; falls back to `drop_bridging` when that makes a
+    group too large for the ratios), `drop_bridging` (fakes whose donor is in another split
+    are dropped, as few as the search finds), `ignore` (donors play no part)."""
 
     train: float = 0.80
     val: float = 0.15
@@ -41,6 +49,8 @@ class SplitConfig(dg.Config):
     level_1: float = 0.85
     n_folds: int = 5
     pin_official_splits: bool = False
+    donors: str = DonorPolicy.GROUP.value
+    search_restarts: int = 100
 
 
 def balanced_sources(catalog) -> list[str]:
@@ -51,8 +61,29 @@ def balanced_sources(catalog) -> list[str]:
     return sorted(plans.filter(pl.col("strategy") == "balanced")["source"].unique().to_list())
 
 
+def read_fake_identities(catalog) -> pl.DataFrame | None:
+    """The `fake_identities` table (target and donor of every fake) if the catalog has one.
+
+    Read through the catalog only when it knows the table, so this asset works with and
+    without the asset that writes it."""
+    if FAKE_IDENTITIES not in GLOBAL_TABLES + PARTITIONED_TABLES:
+        return None
+    table = catalog.read(FAKE_IDENTITIES)
+    need = {"source", "video_id", "target_actor_id", "donor_actor_id"}
+    if table.is_empty() or not need <= set(table.columns):
+        return None
+    return table.select(
+        pl.col("source").cast(pl.Utf8),
+        pl.col("video_id").cast(pl.Utf8),
+        pl.col("target_actor_id").cast(pl.Utf8),
+        pl.col("donor_actor_id").cast(pl.Utf8),
+    ).unique(["source", "video_id"])
+
+
 def faces_for_splitting(catalog) -> pl.DataFrame:
-    """Kept faces with their actor, demographics and the source's test-only flag."""
+    """Kept faces with every person they show (the video's actor, the second person of a
+    two-person video; for a fake, its target and donor from `fake_identities` when the catalog
+    has it), demographics and the source's test-only flag."""
     faces = kept_faces(catalog)
     if faces.is_empty():
         return faces
@@ -68,12 +99,25 @@ def faces_for_splitting(catalog) -> pl.DataFrame:
     )
     actors = catalog.read("video_actors")
     table = faces.join(videos, on=["source", "video_id"], how="left")
-    if not actors.is_empty():
+    cols = [c for c in ("actor_id", "second_actor_id") if c in actors.columns]
+    if not actors.is_empty() and cols:
         table = table.join(
-            actors.select("source", "video_id", "actor_id"), on=["source", "video_id"], how="left"
+            actors.select("source", "video_id", *cols), on=["source", "video_id"], how="left"
+        )
+    for c in ("actor_id", "second_actor_id"):
+        if c not in table.columns:
+            table = table.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c))
+    identities = read_fake_identities(catalog)
+    if identities is not None:
+        table = (
+            table.join(identities, on=["source", "video_id"], how="left")
+            # a fake shows its target: for an orphan that is not the actor its face matched
+            # (the donor's) but the target fake_identities names (or a pseudo-actor)
+            .with_columns(pl.coalesce("target_actor_id", "actor_id").alias("actor_id"))
+            .drop("target_actor_id")
         )
     else:
-        table = table.with_columns(pl.lit(None, dtype=pl.Utf8).alias("actor_id"))
+        table = table.with_columns(pl.lit(None, dtype=pl.Utf8).alias("donor_actor_id"))
     return table.with_columns(
         pl.col("test_only").fill_null(False),
         # a fake's own metadata rarely has demographics: take nothing we do not know
@@ -81,26 +125,63 @@ def faces_for_splitting(catalog) -> pl.DataFrame:
     )
 
 
+DROP_COLUMNS = {
+    "face_id": pl.Utf8,
+    "source": pl.Utf8,
+    "video_id": pl.Utf8,
+    "original_video_id": pl.Utf8,
+    "label": pl.Utf8,
+    "actor_id": pl.Utf8,
+    "donor_actor_id": pl.Utf8,
+    "place": pl.Utf8,
+    "donor_place": pl.Utf8,
+    "reason": pl.Utf8,
+}
+
+
+def drops_table(scope: str, dropped: pl.DataFrame) -> pl.DataFrame:
+    """Rows of the `split_drops` table: scope (`splits` or `folds`) + DROP_COLUMNS."""
+    if dropped.is_empty():
+        return pl.DataFrame(schema={"scope": pl.Utf8, **DROP_COLUMNS})
+    missing = [c for c in DROP_COLUMNS if c not in dropped.columns]
+    dropped = dropped.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c) for c in missing)
+    return dropped.select(
+        pl.lit(scope).alias("scope"), *[pl.col(c).cast(t) for c, t in DROP_COLUMNS.items()]
+    )
+
+
 @dg.asset(
     group_name="splits",
     tags=DATASET,
-    deps=["actor_clusters", "duplicate_groups", "fake_groups"],
+    deps=["actor_clusters", "duplicate_groups", "fake_groups", "fake_identities"],
     kinds={"python", "parquet"},
     owners=["team:ml-research"],
     description=(
-        "train/val/test 80:15:5 by face images with every actor in one split across all "
-        "sources, fakes with their originals, demographics stratified where given and "
-        "test-only sources in test; plus seed 001's 85/15 level-1/level-2 x 5 folds. "
-        "Catalog tables `splits` and `folds`."
+        "train/val/test 80:15:5 by face images with every person in one split across all "
+        "sources (the identity graph: a video's actors, the second person of two-person "
+        "videos, a fake's target and donor), fakes with their originals, demographics "
+        "stratified where given and every person of a test-only source in test; plus seed "
+        "001's 85/15 level-1/level-2 x 5 folds. Catalog tables `splits`, `folds` and "
+        "`split_drops` (faces dropped, with the reason)."
     ),
 )
 def fold_splits(
     context: dg.AssetExecutionContext, config: SplitConfig, data: DataDirResource
 ) -> dg.MaterializeResult:
     catalog = data.catalog()
+    try:
+        policy = DonorPolicy(config.donors)
+    except ValueError as exc:
+        options = ", ".join(p.value for p in DonorPolicy)
+        raise dg.Failure(f"donors must be one of {options}, got {config.donors!r}") from exc
     faces = faces_for_splitting(catalog)
     if faces.is_empty():
         raise dg.Failure("no kept faces to split: materialise the per-source assets first")
+    donor_edges_from = (
+        FAKE_IDENTITIES
+        if read_fake_identities(catalog) is not None
+        else f"none: no {FAKE_IDENTITIES} table in the catalog, so no donor edges"
+    )
     balanced = balanced_sources(catalog)
     before = faces.height
     faces = rebalance(faces, balanced, seed=config.seed)
@@ -112,16 +193,36 @@ def fold_splits(
     table = faces.select([c for c in SPLIT_COLUMNS if c in faces.columns])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = assign_splits(table, (config.train, config.val, config.test), seed=config.seed)
-        folds = assign_folds(
+        result = assign_splits(
             table,
+            (config.train, config.val, config.test),
+            seed=config.seed,
+            donors=policy,
+            search_restarts=config.search_restarts,
+        )
+        splits = result.faces
+        drops = [drops_table("splits", result.dropped)]
+        if result.dropped.height and balanced:
+            # the dropped fakes unbalance REAL/FAKE again: thin the larger class once more
+            kept = rebalance(splits, balanced, seed=config.seed)
+            thinned = splits.join(kept.select("face_id"), on="face_id", how="anti")
+            reason = pl.lit("rebalanced_after_drops").alias("reason")
+            drops.append(
+                drops_table("splits", thinned.with_columns(pl.col("split").alias("place"), reason))
+            )
+            splits = kept
+        # folds over the faces the splits keep: the export never holds a face twice decided
+        folds = assign_folds(
+            table.join(splits.select("face_id"), on="face_id", how="semi"),
             (config.level_1, 1 - config.level_1),
             n_folds=config.n_folds,
             seed=config.seed,
+            donors=policy,
+            search_restarts=config.search_restarts,
         )
+        drops.append(drops_table("folds", folds.dropped))
     for w in caught:
         context.log.warning(str(w.message))
-    splits = result.faces
     if config.pin_official_splits:
         pins = faces.select("face_id", "official_split").filter(
             pl.col("official_split").is_in(["train", "val", "test"])
@@ -132,13 +233,28 @@ def fold_splits(
             .drop("official_split")
         )
         context.log.warning(f"{pins.height} faces pinned to their dataset's official split")
+    split_drops = pl.concat(drops)
     catalog.write("splits", splits)
     catalog.write("folds", folds.faces)
+    catalog.write("split_drops", split_drops)
     counts = splits.group_by("source", "split", "label").len().sort("source", "split", "label")
+    by_reason = (
+        split_drops.group_by("scope", "reason")
+        .agg(pl.struct("source", "video_id").n_unique().alias("videos"), pl.len().alias("faces"))
+        .sort("scope", "reason")
+    )
+    meta = result.metadata()
+    registered = catalog.registered_sources()
     return dg.MaterializeResult(
         metadata={
-            **{k: v for k, v in result.metadata().items() if k != "warnings"},
+            # the sources this build saw: `sources remove` of one of them makes it stale
+            "sources": ", ".join(sorted(splits["source"].unique().to_list())),
+            "registered_sources": ", ".join(sorted(registered or [])) or "no registry",
+            **{k: v for k, v in meta.items() if k != "warnings"},
             "warnings": "\n".join(str(w.message) for w in caught) or "none",
+            "donor_edges_from": donor_edges_from,
+            "dropped_by_reason": md.table(by_reason, limit=50),
+            "num_dropped_faces": split_drops.height,
             "folds": folds.metadata(),
             "faces_by_source_split_label": md.table(counts, limit=100),
             "report": md.table(result.report, limit=100),
@@ -149,30 +265,52 @@ def fold_splits(
     )
 
 
+def latest_split_metadata(instance: dg.DagsterInstance) -> dict:
+    """fold_splits' latest materialisation metadata (policy, effective targets) as values."""
+    event = instance.get_latest_materialization_event(fold_splits.key)
+    if event is None or event.asset_materialization is None:
+        return {}
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
 @dg.asset_check(
     asset=fold_splits,
     blocking=True,
-    description="No actor in two splits, and no actor in two folds of one level.",
+    description="No person in two splits, nor in two levels or two folds of one level, "
+    "through any face: a video's actor, the second person of a two-person video, a fake's "
+    "target or its donor (donors unless the policy is `ignore`).",
 )
-def no_actor_leakage(data: DataDirResource) -> dg.AssetCheckResult:
+def no_identity_leakage(
+    context: dg.AssetCheckExecutionContext, data: DataDirResource
+) -> dg.AssetCheckResult:
     catalog = data.catalog()
-    splits = validation.actors_in_two_splits(catalog.read("splits")).with_columns(
-        pl.col("splits").list.join(",")
+    used = latest_split_metadata(context.instance).get("donors_used", DonorPolicy.GROUP.value)
+    donors = used != DonorPolicy.IGNORE.value
+    parts = []
+    for where, table, leaks in (
+        ("splits", catalog.read("splits"), validation.identities_in_two_splits),
+        ("folds", catalog.read("folds"), validation.identities_in_two_folds),
+    ):
+        if table.is_empty():
+            continue
+        parts.append(
+            leaks(table, donors=donors).select(
+                pl.col("identity").alias("actor_id"),
+                pl.lit(where).alias("where"),
+                pl.col("places").list.join(",").alias("in"),
+                pl.col("through").list.join(",").alias("through"),
+                "n_faces",
+                pl.col("videos").list.join(" ").alias("videos"),
+            )
+        )
+    offenders = pl.concat(parts) if parts else pl.DataFrame()
+    return md.rows_check(
+        offenders.is_empty(),
+        offenders,
+        "people in more than one split or fold",
+        donors_checked=donors,
+        donor_policy=used,
     )
-    folds = validation.actors_in_two_folds(catalog.read("folds")).with_columns(
-        pl.col("places").list.join(",")
-    )
-    offenders = pl.concat(
-        [
-            splits.select(
-                "actor_id", pl.lit("splits").alias("where"), pl.col("splits").alias("in"), "n_faces"
-            ),
-            folds.select(
-                "actor_id", pl.lit("folds").alias("where"), pl.col("places").alias("in"), "n_faces"
-            ),
-        ]
-    )
-    return md.rows_check(offenders.is_empty(), offenders, "actors in more than one split or fold")
 
 
 @dg.asset_check(
@@ -224,27 +362,57 @@ def real_fake_balance(data: DataDirResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(
+    asset=fold_splits,
+    blocking=True,
+    description="Every row of `splits` and `folds` belongs to a registered source. Fails when "
+    "a source is removed after fold_splits was built: re-materialise fold_splits.",
+)
+def splits_sources_registered(data: DataDirResource) -> dg.AssetCheckResult:
+    catalog = data.catalog()
+    registered = catalog.registered_sources()
+    offenders = validation.rows_of_unregistered_sources(
+        catalog.read("splits"), catalog.read("folds"), registered
+    )
+    return md.rows_check(
+        offenders.is_empty(),
+        offenders,
+        "split and fold rows of sources no longer registered",
+        registered_sources=", ".join(sorted(registered or [])) or "no registry",
+    )
+
+
 MIN_ACTORS_FOR_RATIOS = 20
 
 
 @dg.asset_check(
     asset=fold_splits,
     blocking=True,
-    description="Split shares within 5 points of 80:15:5 when there are at least "
-    f"{MIN_ACTORS_FOR_RATIOS} actors.",
+    description="Split shares within 5 points of the targets when there are at least "
+    f"{MIN_ACTORS_FOR_RATIOS} actors: the effective targets left after the groups that "
+    "test-only sources pin to test (the nominal ratios when those fit in the test share).",
 )
-def split_ratios(data: DataDirResource) -> dg.AssetCheckResult:
+def split_ratios(
+    context: dg.AssetCheckExecutionContext, data: DataDirResource
+) -> dg.AssetCheckResult:
     splits = data.catalog().read("splits")
     actors = splits["actor_id"].n_unique()
+    meta = latest_split_metadata(context.instance)
+    targets = meta.get("effective_ratios") or {"train": 0.80, "val": 0.15, "test": 0.05}
+    pinning = meta.get("pinning") or {}
+    extra = {
+        "num_actors": actors,
+        "targets": {k: round(float(v), 4) for k, v in targets.items()},
+        "nominal": meta.get("ratios") or {"train": 0.80, "val": 0.15, "test": 0.05},
+        "faces_moved_to_test": int(pinning.get("faces_moved_to_test", 0)),
+        "actors_moved_to_test": int(pinning.get("actors_moved_to_test", 0)),
+    }
     if actors < MIN_ACTORS_FOR_RATIOS:
         return dg.AssetCheckResult(
-            passed=True,
-            metadata={"num_actors": actors, "note": "too few actors to hold ratios to account"},
+            passed=True, metadata={**extra, "note": "too few actors to hold ratios to account"}
         )
-    offenders = validation.ratio_misses(splits, {"train": 0.80, "val": 0.15, "test": 0.05}, 0.05)
-    return md.rows_check(
-        offenders.is_empty(), offenders, "split shares off target", num_actors=actors
-    )
+    offenders = validation.ratio_misses(splits, targets, 0.05)
+    return md.rows_check(offenders.is_empty(), offenders, "split shares off target", **extra)
 
 
 @dg.asset_check(

@@ -37,8 +37,14 @@ def _markdown_table(df: pl.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def data_card(info: pl.DataFrame, figure_name: str | None = None) -> str:
-    """Markdown summary of the exported dataset."""
+def data_card(
+    info: pl.DataFrame,
+    figure_name: str | None = None,
+    funnel: pl.DataFrame | None = None,
+    files: list[str] | None = None,
+) -> str:
+    """Markdown summary of the exported dataset; ``funnel`` (export/funnel.py) first, since it
+    is what a reviewer asks first; ``files`` adds lines to the Files section."""
     total = info.height
     counts = (
         info.group_by("source", "split", "label")
@@ -67,19 +73,41 @@ def data_card(info: pl.DataFrame, figure_name: str | None = None) -> str:
         )
         .sort("source")
     )
+    kinds = (
+        info.group_by("source", "item_kind")
+        .agg(pl.col("video_id").n_unique().alias("items"), pl.len().alias("face_images"))
+        .sort("source", "item_kind")
+        if "item_kind" in info.columns
+        else None
+    )
     levels = info.filter(pl.col("label") == "FAKE").group_by("fake_level").len().sort("fake_level")
     lines = [
         "# Data card",
         "",
-        f"{total} face images of {info['video_id'].n_unique()} videos, "
+        f"{total} face images of {info['video_id'].n_unique()} items (videos and images), "
         f"{info['actor_id'].n_unique()} actors, {info['source'].n_unique()} source datasets. "
         "Every actor is in exactly one split; every fake is in its original's split.",
         "",
+        *(
+            [
+                "## Funnel: what each stage kept, per source",
+                "Videos up to `faces found`, face images from there on; `lost` counts what the "
+                "step removed (videos for the first three steps, faces after).",
+                "",
+                _markdown_table(funnel.with_columns(pl.all().cast(pl.Utf8)).fill_null("")),
+                "",
+            ]
+            if funnel is not None and funnel.height
+            else []
+        ),
         "## Splits",
         _markdown_table(splits.select("split", "images", "actors", "share")),
         "",
         "## Images per dataset x split x label",
         _markdown_table(counts.select("source", "split", "REAL", "FAKE")),
+        "",
+        "## Items per dataset: videos and images (`item_kind`)",
+        _markdown_table(kinds) if kinds is not None and kinds.height else "no items",
         "",
         "## Real / fake balance per dataset",
         _markdown_table(balance),
@@ -89,8 +117,8 @@ def data_card(info: pl.DataFrame, figure_name: str | None = None) -> str:
         "",
         "## Files",
         "- `info.csv`, `info.parquet`: one row per image; paths relative to this folder.",
-        "- `deepfakebench.json`: DeepfakeBench dataset JSON (labels `<source>_real|fake`).",
         "- `faces/<source>/<video>/<frame>_<track>_{160,299,raw}.png`, `masks/...`: the images.",
+        *(files or []),
     ]
     if figure_name:
         lines += ["", f"![images per split and label]({figure_name})"]

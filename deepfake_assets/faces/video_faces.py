@@ -15,12 +15,17 @@ the video is discarded. A shift that lands on exactly the frames of an earlier t
 wrap around) is skipped, not decoded again: the verdict would be the same. Only the final try's
 crops are written.
 
+Still images (``media/still_images.py``) are items with one frame, index 0, read by an
+``ImageReader`` behind the same interface: detected with the same ensemble under seed 000's
+rule (no face or more than two: discarded), never tracked over time or re-sampled.
+
 Fake replicates are never detected on: the fake's frames at the original's final indices are
 decoded once and cropped at the original's boxes ("the same face bounding box coordinates and
 video frames were sampled from the fake replicates"). A fake whose original is missing from
 the dataset (``process_orphan_fake``) goes through the real pipeline and is flagged.
 
-Crops go to ``out_dir/<video_id>/<frame:06d>_<track>_{160,299,raw}.png``, written atomically;
+Crops go to ``out_dir/<slug>-<hash>/<frame:06d>_<track>_{160,299,raw}.png`` (``safe_video_dir``:
+one folder per video id, never shared), written atomically;
 rows name them relative to ``cfg.relative_to`` (default ``out_dir``).
 
 ``run_videos_parallel`` runs many videos in a spawn-context process pool, one ``FaceEnsemble``
@@ -38,11 +43,13 @@ worth retrying, unlike ``discarded``).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import multiprocessing as mp
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -53,8 +60,15 @@ from deepfake_assets.faces.crops import CropError, CropSpec, make_crops, scale_b
 from deepfake_assets.faces.sampling import shift_indices
 from deepfake_assets.faces.tracking import Rule, TrackedFace, TrackingResult, track_faces
 from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
-from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError, read_frames
+from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError
 from deepfake_assets.media.images import write_png_atomic
+from deepfake_assets.media.reasons import relative_reason
+from deepfake_assets.media.still_images import (
+    ImageReader,
+    is_image_path,
+    open_reader,
+    read_item_frames,
+)
 
 if TYPE_CHECKING:
     from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
@@ -160,9 +174,51 @@ class VideoFaces:
 
 
 def safe_video_dir(video_id: str) -> str:
-    """A folder name for a video id (ids may contain '/' or odd characters)."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._") or "video"
-    return name[:200]
+    """The crop folder of a video: a readable slug of its id, then a hash of the whole id.
+
+    Slugs alone collide (``a b`` and ``a_b``, ``vidé`` and ``vidè`` give one slug), and two
+    videos sharing a folder overwrite and delete each other's crops; the hash (64 bits of the
+    SHA-1 of the exact id) keeps them apart. Video ids are unique within a source and every
+    source has its own folder (``faces/<source>/``), so the folder is unique per video.
+    """
+    ascii_id = unicodedata.normalize("NFKD", video_id).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_id).strip("._-")[:80].rstrip("._-")
+    digest = hashlib.sha1(video_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{slug or 'video'}-{digest}"
+
+
+def video_dirs(video_ids: Iterable[str]) -> dict[str, str]:
+    """``safe_video_dir`` of every id; raises ``ValueError`` naming any two that share one
+    (a 64-bit hash collision: never expected, but crops must not be mixed up silently)."""
+    owner: dict[str, str] = {}
+    for video_id in video_ids:
+        folder = safe_video_dir(video_id)
+        other = owner.setdefault(folder, video_id)
+        if other != video_id:
+            raise ValueError(f"videos {other!r} and {video_id!r} map to one crop folder {folder}")
+    return {video_id: folder for folder, video_id in owner.items()}
+
+
+def remove_orphan_crop_folders(out_dir: Path, video_ids: Iterable[str]) -> int:
+    """Delete the crops of folders under ``out_dir`` that belong to none of ``video_ids``
+    (videos no longer usable, or folders of an older naming); returns how many were removed.
+
+    Only crop files are deleted, and a folder only once it is empty.
+    """
+    keep = set(video_dirs(video_ids).values())
+    removed = 0
+    for folder in Path(out_dir).iterdir() if Path(out_dir).is_dir() else ():
+        if folder.name in keep or not folder.is_dir() or folder.is_symlink():
+            continue
+        for p in folder.iterdir():
+            if _CROP_NAME.match(p.name) and p.is_file():
+                p.unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+            removed += 1
+        except OSError:
+            pass  # something else lives there: leave it
+    return removed
 
 
 def crop_path(out_dir: Path, video_id: str, frame_index: int, track: int, kind: str) -> Path:
@@ -280,13 +336,18 @@ def _detect_video(
     if not base:
         res.reason = "too_few_frames: empty plan"
         return res
+    if is_image_path(path):
+        # a still image is one frame: nothing to track or re-sample; seed 000's rule drops it
+        # when it shows no face or more than two
+        cfg = replace(cfg, rule="seed000", max_resamples=0)
+        base = [0]
     max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "seed001" else 0)
-    with FrameReader(path) as reader:  # one packet scan for all tries
+    with open_reader(path) as reader:  # videos: one packet scan for all tries
         return _try_plans(reader, res, base, max_tries, video_id, ensemble, out_dir, cfg)
 
 
 def _read_and_detect(
-    reader: FrameReader, indices: list[int], ensemble: FaceEnsemble, probe: bool
+    reader: FrameReader | ImageReader, indices: list[int], ensemble: FaceEnsemble, probe: bool
 ) -> tuple[DecodedFrames, list[Any] | None, bool]:
     """Decode and detect one try's frames: ``(frames, detections, stopped_early)``.
 
@@ -325,7 +386,7 @@ class _DetectError(Exception):
 
 
 def _try_plans(
-    reader: FrameReader,
+    reader: FrameReader | ImageReader,
     res: VideoFaces,
     base: list[int],
     max_tries: int,
@@ -445,15 +506,27 @@ def process_real_video(
     ensemble: FaceEnsemble,
     out_dir: str | os.PathLike[str],
     cfg: VideoFacesConfig | None = None,
+    *,
+    rel_path: str | None = None,
 ) -> VideoFaces:
-    """Detect, track, resample if needed, crop one real video. Never raises."""
+    """Detect, track, resample if needed, crop one real video. Never raises.
+
+    Reasons name the file by ``rel_path`` (its path in the dataset; default its file name).
+    """
     cfg = cfg or VideoFacesConfig()
     try:
-        return _detect_video(
+        res = _detect_video(
             Path(path), video_id, plan_indices, ensemble, Path(out_dir), cfg, "real"
         )
     except Exception as e:  # noqa: BLE001 - the last guard: a bug must not stop the source
-        return VideoFaces(video_id, "real", "failed", f"error: {_err(e)}")
+        res = VideoFaces(video_id, "real", "failed", f"error: {_err(e)}")
+    return _named(res, path, rel_path)
+
+
+def _named(res: VideoFaces, path: str | os.PathLike[str], rel_path: str | None) -> VideoFaces:
+    """The machine's path of the video out of the reason (catalog rows travel)."""
+    res.reason = relative_reason(res.reason, path, rel_path)
+    return res
 
 
 def process_orphan_fake(
@@ -464,6 +537,8 @@ def process_orphan_fake(
     out_dir: str | os.PathLike[str],
     cfg: VideoFacesConfig | None = None,
     original_video_id: str | None = None,
+    *,
+    rel_path: str | None = None,
 ) -> VideoFaces:
     """A fake whose original is not in the dataset: detected on directly, flagged."""
     cfg = cfg or VideoFacesConfig()
@@ -475,7 +550,7 @@ def process_orphan_fake(
         res = VideoFaces(video_id, "orphan_fake", "failed", f"error: {_err(e)}")
     res.original_video_id = original_video_id
     res.reason = _join("orphan_fake", res.reason)
-    return res
+    return _named(res, path, rel_path)
 
 
 # --------------------------------------------------------------------------- fakes
@@ -487,15 +562,18 @@ def process_fake_video(
     original: VideoFaces,
     out_dir: str | os.PathLike[str],
     cfg: VideoFacesConfig | None = None,
+    *,
+    rel_path: str | None = None,
 ) -> VideoFaces:
     """Crop a fake at its original's final frames and boxes; no detection. Never raises."""
     cfg = cfg or VideoFacesConfig()
     try:
-        return _fake_video(Path(path), video_id, original, Path(out_dir), cfg)
+        res = _fake_video(Path(path), video_id, original, Path(out_dir), cfg)
     except Exception as e:  # noqa: BLE001
-        return VideoFaces(
+        res = VideoFaces(
             video_id, "fake", "failed", f"error: {_err(e)}", original_video_id=original.video_id
         )
+    return _named(res, path, rel_path)
 
 
 def _fake_video(
@@ -519,7 +597,7 @@ def _fake_video(
         return res
     res.tries = 1
     try:
-        decoded = read_frames(path, wanted)
+        decoded = read_item_frames(path, wanted)
     except VideoDecodeError as e:
         res.reason = f"decode_error: {e}"
         return res
@@ -601,6 +679,7 @@ class VideoJob:
     role: Role = "real"
     plan_indices: tuple[int, ...] = ()
     original_video_id: str | None = None
+    rel_path: str | None = None  # the file as its dataset lists it: how reasons name it
 
 
 _WORKER_ENSEMBLE: Any = None
@@ -642,7 +721,9 @@ def run_job(
                 "original_not_processed",
                 original_video_id=job.original_video_id,
             )
-        return process_fake_video(job.path, job.video_id, original, out_dir, cfg)
+        return process_fake_video(
+            job.path, job.video_id, original, out_dir, cfg, rel_path=job.rel_path
+        )
     if ensemble is None:
         return VideoFaces(job.video_id, job.role, "failed", "no_ensemble")
     if job.role == "orphan_fake":
@@ -654,8 +735,11 @@ def run_job(
             out_dir,
             cfg,
             original_video_id=job.original_video_id,
+            rel_path=job.rel_path,
         )
-    return process_real_video(job.path, job.video_id, job.plan_indices, ensemble, out_dir, cfg)
+    return process_real_video(
+        job.path, job.video_id, job.plan_indices, ensemble, out_dir, cfg, rel_path=job.rel_path
+    )
 
 
 def _run_in_worker(

@@ -57,8 +57,19 @@ item becomes a duplicate of the nearest one (ties: earliest), otherwise it is ke
 duplicate is directly within the threshold of, and allowed with, the item it points to; union-find
 transitivity can neither chain a slowly panning video into one frame nor re-link an excluded
 pair (``A ~ X ~ B`` with ``A``, ``B`` one family ends as two groups or ``B`` pointing at ``X``
-only if ``X`` is allowed with ``B``). Components whose earliest item is adjacent to all others
-(nearly all of them) are resolved vectorised; only the rest go through the greedy loop.
+only if ``X`` is allowed with ``B``).
+
+Cost. No pair of items is ever listed: a group of ``n`` identical hashes (a manifest listing
+copies of a few files, a static video, blank frames) would be ``n^2 / 2`` pairs. The search runs
+over *distinct* hashes (one per kind and value) and lists only the near pairs between distinct
+values; whole-video matching counts over (video, distinct hash) cells; and the greedy visit finds
+each item's earliest allowed kept item by three look-ups per reachable distinct hash (kept items
+indexed by hash with video and track, by hash and label with the first kept item outside the
+first one's family, and by hash, label and class of identical copies), so siblings are kept out
+without being listed. Items whose hash is unique and has no near hash are not visited. Memory is
+linear in the items plus the near pairs of distinct hashes and the matched video pairs; 100,000
+identical hashes group in under a second (``benchmarks/dedup_bench.py``). The decisions equal
+those of the pair-listing implementation, kept in the tests as a reference oracle.
 
 Whole-video duplicates across datasets: two videos of *different* sources whose items mostly
 match (``>= video_match_fraction`` of each video's items have a near partner in the other, and
@@ -79,8 +90,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .hashing import from_int64, hamming, popcount64
 
@@ -343,33 +352,16 @@ def group_duplicates(items: pl.DataFrame, params: DedupParams | None = None) -> 
     label = _codes(df, ["label"])
     frame = df["frame_index"].to_numpy().astype(np.int64)
     track = _codes(df, ["track"]) if has_track else np.zeros(n, np.int64)
-    bits = popcount64(h).astype(np.int64)
-    low_info = (bits < p.informative_bits[0]) | (bits > p.informative_bits[1])
+    low_info = _low_information(h, p.informative_bits)
 
-    # 1. Candidate edges per kind (indices into df's order, a < b).
-    ea, eb, ed = [], [], []
-    n_blocks_used: dict[str, int] = {}
-    kind_names = df["kind"].to_list()
-    for kc in np.unique(kind):
-        idx = np.flatnonzero(kind == kc)
-        m = p.n_blocks or choose_n_blocks(len(idx), k_search)
-        n_blocks_used[kind_names[idx[0]]] = m
-        i, j, d = near_pairs(h[idx], k_search, n_blocks=m)
-        ea.append(idx[i])
-        eb.append(idx[j])
-        ed.append(d.astype(np.int64))
-    a = np.concatenate(ea) if ea else np.zeros(0, np.int64)
-    b = np.concatenate(eb) if eb else np.zeros(0, np.int64)
-    d = np.concatenate(ed) if ed else np.zeros(0, np.int64)
-    n_candidates = len(a)
-
-    same_video = video[a] == video[b]
-    within_k = np.where(same_video, d <= k_within, d <= p.threshold)
-    contentful = same_video | ~(low_info[a] | low_info[b])
-    a, b, d, same_video = (x[within_k & contentful] for x in (a, b, d, same_video))
+    # 1. Each distinct hash once per kind, and the near pairs between distinct hashes: never
+    #    the pairs of the items that share a hash.
+    dh = _distinct_hashes(h, kind, df["kind"].to_list(), k_search, p)
 
     # 2. Whole-video duplicates across sources.
-    video_matches, vpairs, vfrac = _video_matches(df, video, source, label, kind, a, b, p)
+    video_matches, vpairs, vfrac, n_match_rows = _video_matches(
+        df, video, source, label, kind, dh, p
+    )
     candidate = video_matches["candidate"].to_numpy() if video_matches.height else np.zeros(0, bool)
     ident_class, ext_family, accepted = _identity_classes(video, family, vpairs, candidate, vfrac)
     video_matches = video_matches.drop("candidate").with_columns(
@@ -378,34 +370,34 @@ def group_duplicates(items: pl.DataFrame, params: DedupParams | None = None) -> 
     )
     ident_pairs = vpairs[accepted]
 
-    # 3. Edge rules.
-    allowed = np.ones(len(a), bool)
-    diff_video = ~same_video
-    same_ident = ident_class[video[a]] == ident_class[video[b]]
-    allowed &= ~(diff_video & ~same_ident & (ext_family[a] == ext_family[b]))
-    if not p.cross_label:
-        allowed &= label[a] == label[b]
-    if has_track:
-        allowed &= ~(same_video & (track[a] != track[b]))
-    a, b, d = a[allowed], b[allowed], d[allowed]
-
-    # 4. Star groups around the earliest kept item.
-    kept, dist = _star_groups(n, a, b, d)
+    # 3-4. Edge rules and star groups around the earliest kept item, item by item.
+    kept, dist, loop_stats = _star_groups(
+        dh,
+        video=video,
+        track=track,
+        label=np.zeros(n, np.int64) if p.cross_label else label,
+        family=ext_family,
+        ident=ident_class[video],
+        threshold=p.threshold,
+        k_within=k_within,
+    )
 
     # 5. Reasons and tables.
     is_dup = kept != np.arange(n)
-    reason = np.full(n, None, dtype=object)
     dv = np.flatnonzero(is_dup)
     kv = kept[dv]
-    for r_idx, kidx in zip(dv.tolist(), kv.tolist(), strict=True):
-        if video[r_idx] == video[kidx]:
-            reason[r_idx] = REASON_RESAMPLED if frame[r_idx] == frame[kidx] else REASON_STATIC
-        elif ident_class[video[r_idx]] == ident_class[video[kidx]]:
-            reason[r_idx] = REASON_CROSS_DATASET
-        elif dist[r_idx] == 0:
-            reason[r_idx] = REASON_EXACT
-        else:
-            reason[r_idx] = f"near_duplicate(d={int(dist[r_idx])})"
+    near = np.char.add(np.char.add("near_duplicate(d=", dist[dv].astype(str)), ")")
+    reason_dup = np.where(
+        video[dv] == video[kv],
+        np.where(frame[dv] == frame[kv], REASON_RESAMPLED, REASON_STATIC),
+        np.where(
+            ident_class[video[dv]] == ident_class[video[kv]],
+            REASON_CROSS_DATASET,
+            np.where(dist[dv] == 0, REASON_EXACT, near),
+        ),
+    )
+    reason = np.full(n, None, dtype=object)
+    reason[dv] = reason_dup.astype(object)
     item_ids = df["item_id"]
     group_rank = np.unique(kept, return_inverse=True)[1]
     decisions = pl.DataFrame(
@@ -435,12 +427,14 @@ def group_duplicates(items: pl.DataFrame, params: DedupParams | None = None) -> 
     )
     stats = {
         "n_items": n,
-        "n_candidate_pairs": int(n_candidates),
-        "n_allowed_edges": int(len(a)),
+        "n_distinct_hashes": len(dh.hashes),
+        "n_distinct_hash_pairs": dh.n_pairs,
+        "n_video_match_rows": n_match_rows,
+        **loop_stats,
         "n_duplicates": int(is_dup.sum()),
         "n_groups": groups.height,
         "n_identical_video_pairs": int(len(ident_pairs)),
-        "n_blocks": n_blocks_used,
+        "n_blocks": dh.n_blocks,
         "threshold": p.threshold,
         "within_video_threshold": k_within,
     }
@@ -459,21 +453,121 @@ def _hash_array(col: pl.Series) -> np.ndarray:
     return col.cast(pl.Int64).to_numpy().astype(np.int64)
 
 
+def _low_information(h: np.ndarray, informative_bits: tuple[int, int]) -> np.ndarray:
+    bits = popcount64(h).astype(np.int64)
+    return (bits < informative_bits[0]) | (bits > informative_bits[1])
+
+
+@dataclass(frozen=True)
+class _DistinctHashes:
+    """Each (kind, hash) once, with the near pairs between distinct ones as a symmetric
+    adjacency (CSR): memory linear in the distinct hashes and their pairs, however many items
+    share a hash. Ids are ordered by kind, so the neighbours of an id share its kind."""
+
+    hashes: np.ndarray  # uint64 per id
+    kind: np.ndarray  # kind code per id
+    low_info: np.ndarray  # bool per id
+    multiplicity: np.ndarray  # items per id
+    item_hash: np.ndarray  # id per item
+    nbr_start: np.ndarray  # CSR offsets, len(ids) + 1
+    nbr: np.ndarray  # neighbour ids (distinct hashes within k_search)
+    nbr_d: np.ndarray  # their distances
+    n_pairs: int  # near pairs of distinct hashes (each once)
+    n_blocks: dict[str, int]
+
+
+def _distinct_hashes(
+    h: np.ndarray, kind: np.ndarray, kind_names: list[str], k_search: int, p: DedupParams
+) -> _DistinctHashes:
+    item_hash = np.zeros(len(h), np.int64)
+    hashes, kinds, pa, pb, pd = [], [], [], [], []
+    blocks: dict[str, int] = {}
+    offset = 0
+    for kc in np.unique(kind):
+        idx = np.flatnonzero(kind == kc)
+        uniq, inv = np.unique(h[idx], return_inverse=True)
+        item_hash[idx] = inv.reshape(-1) + offset
+        m = p.n_blocks or choose_n_blocks(len(uniq), k_search)
+        blocks[kind_names[idx[0]]] = m
+        i, j, d = near_pairs(uniq, k_search, n_blocks=m)
+        pa.append(i + offset)
+        pb.append(j + offset)
+        pd.append(d.astype(np.int64))
+        hashes.append(uniq)
+        kinds.append(np.full(len(uniq), kc, np.int64))
+        offset += len(uniq)
+    uh = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    a = np.concatenate(pa) if pa else np.zeros(0, np.int64)
+    b = np.concatenate(pb) if pb else np.zeros(0, np.int64)
+    d = np.concatenate(pd) if pd else np.zeros(0, np.int64)
+    src, dst, dd = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
+    order = np.lexsort((dst, src))
+    counts = np.bincount(src, minlength=len(uh))
+    return _DistinctHashes(
+        hashes=uh,
+        kind=np.concatenate(kinds) if kinds else np.zeros(0, np.int64),
+        low_info=_low_information(uh, p.informative_bits),
+        multiplicity=np.bincount(item_hash, minlength=len(uh)),
+        item_hash=item_hash,
+        nbr_start=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        nbr=dst[order],
+        nbr_d=dd[order],
+        n_pairs=len(a),
+        n_blocks=blocks,
+    )
+
+
+def _matched_items(
+    video: np.ndarray, source: np.ndarray, dh: _DistinctHashes, threshold: int
+) -> tuple[pl.DataFrame, int]:
+    """Per ordered pair of videos of different sources and kind: how many items of the first
+    have a partner (a contentful item within ``threshold``) in the second, (x, y, k, m), and
+    the rows built. Computed over (video, distinct hash) cells: identical items cost one row."""
+    empty = pl.DataFrame(schema={"x": pl.Int64, "y": pl.Int64, "k": pl.Int64, "m": pl.Int64})
+    # an item can have a partner only if its hash is shared or has a near hash
+    u = dh.item_hash
+    shared = (dh.multiplicity[u] > 1) | (np.diff(dh.nbr_start)[u] > 0)
+    sel = np.flatnonzero(shared & ~dh.low_info[u])
+    cells = (
+        pl.DataFrame({"x": video[sel], "s": source[sel], "u": u[sel], "k": dh.kind[u[sel]]})
+        .group_by("x", "s", "u", "k")
+        .agg(pl.len().alias("cnt"))
+    )
+    if cells.is_empty() or cells["s"].n_unique() < 2:
+        return empty, 0
+    # hash-level partners: itself, and distinct contentful hashes within the threshold
+    u_ids = np.repeat(np.arange(len(dh.hashes)), np.diff(dh.nbr_start))
+    near = (dh.nbr_d <= threshold) & ~dh.low_info[u_ids] & ~dh.low_info[dh.nbr]
+    present = cells["u"].unique().to_numpy()
+    partners = pl.concat(
+        [
+            pl.DataFrame({"u": present, "v": present}),
+            pl.DataFrame({"u": u_ids[near], "v": dh.nbr[near]}),
+        ]
+    )
+    reach = cells.join(partners, on="u")
+    targets = cells.select(pl.col("u").alias("v"), pl.col("x").alias("y"), pl.col("s").alias("t"))
+    parts, n_rows = [], 0
+    for s in cells["s"].unique().to_list():  # source by source: never same-source rows
+        rows = reach.filter(pl.col("s") == s).join(targets.filter(pl.col("t") != s), on="v")
+        n_rows += rows.height
+        parts.append(
+            rows.unique(["x", "u", "y"]).group_by("x", "y", "k").agg(pl.col("cnt").sum().alias("m"))
+        )
+    out = pl.concat(parts).with_columns(pl.col("x", "y", "k", "m").cast(pl.Int64))
+    return out, n_rows
+
+
 def _video_matches(
     df: pl.DataFrame,
     video: np.ndarray,
     source: np.ndarray,
     label: np.ndarray,
     kind: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
+    dh: _DistinctHashes,
     p: DedupParams,
-) -> tuple[pl.DataFrame, np.ndarray]:
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, int]:
     """Cross-source video pairs with matched items; ``identical`` when they mostly match."""
-    cross = source[a] != source[b]
-    a, b = a[cross], b[cross]
-    swap = video[a] > video[b]  # orient pairs (lower video code first)
-    a, b = np.where(swap, b, a), np.where(swap, a, b)
     per_video_kind = pl.DataFrame({"v": video, "k": kind}).group_by(["v", "k"]).len("n")
     vinfo = df.select("source", "video_id", "label").with_columns(
         v=pl.Series(video), lab=pl.Series(label)
@@ -489,12 +583,14 @@ def _video_matches(
         "same_label": pl.Boolean,
         "candidate": pl.Boolean,
     }
-    if len(a) == 0:
-        return pl.DataFrame(schema=schema), np.zeros((0, 2), np.int64), np.zeros(0, np.float64)
-    e = pl.DataFrame({"va": video[a], "vb": video[b], "k": kind[a], "ia": a, "ib": b})
+    directed, n_rows = _matched_items(video, source, dh, p.threshold)
+    if directed.is_empty():
+        return pl.DataFrame(schema=schema), np.zeros((0, 2), np.int64), np.zeros(0), n_rows
+    # orient pairs (lower video code first): ma items of va match in vb, mb of vb in va
     m = (
-        e.group_by(["va", "vb", "k"])
-        .agg(pl.col("ia").n_unique().alias("ma"), pl.col("ib").n_unique().alias("mb"))
+        directed.filter(pl.col("x") < pl.col("y"))
+        .rename({"x": "va", "y": "vb", "m": "ma"})
+        .join(directed.rename({"x": "vb", "y": "va", "m": "mb"}), on=["va", "vb", "k"], how="inner")
         .join(per_video_kind.rename({"v": "va", "n": "na"}), on=["va", "k"])
         .join(per_video_kind.rename({"v": "vb", "n": "nb"}), on=["vb", "k"])
         .with_columns(
@@ -548,9 +644,9 @@ def _video_matches(
         .with_columns(same_label=pl.col("lab_a") == pl.col("lab_b"))
         .with_columns(
             candidate=pl.col("match") & (pl.col("same_label") | pl.lit(p.cross_label)),
-            kinds=pl.col("kc").map_elements(
-                lambda ks: ",".join(kind_names[x] for x in ks), return_dtype=pl.String
-            ),
+            kinds=pl.col("kc")
+            .list.eval(pl.element().replace_strict(kind_names, return_dtype=pl.String))
+            .list.join(","),
         )
         .sort(["va", "vb"])
     )
@@ -565,7 +661,7 @@ def _video_matches(
         "candidate",
     )
     pairs = per_pair.select("va", "vb").to_numpy().astype(np.int64).reshape(-1, 2)
-    return out, pairs, per_pair["matched_fraction"].to_numpy()
+    return out, pairs, per_pair["matched_fraction"].to_numpy(), n_rows
 
 
 def _identity_classes(
@@ -592,20 +688,25 @@ def _identity_classes(
     fam_of_video[video] = family
     fams: dict[int, set[int]] = {}
     accepted = np.zeros(len(pairs), bool)
-    order = sorted(np.flatnonzero(candidate).tolist(), key=lambda k: (-fraction[k], k))
+    idx = np.flatnonzero(candidate)
+    order = idx[np.lexsort((idx, -np.asarray(fraction)[idx]))].tolist()  # best first, then k
+    pair_list = pairs.tolist()
+    video_family = fam_of_video.tolist()
     for k in order:
-        va, vb = (int(x) for x in pairs[k])
+        va, vb = pair_list[k]
         ra, rb = uv.find(va), uv.find(vb)
         if ra == rb:
             accepted[k] = True
             continue
-        fa = fams.get(ra, {int(fam_of_video[va])})
-        fb = fams.get(rb, {int(fam_of_video[vb])})
-        if fa & fb:
+        fa = fams.get(ra, {video_family[va]})
+        fb = fams.get(rb, {video_family[vb]})
+        if not fa.isdisjoint(fb):
             continue
         uv.union(va, vb)
-        fams[uv.find(va)] = fa | fb
-        uf.union(int(fam_of_video[va]), int(fam_of_video[vb]))
+        big, small = (fa, fb) if len(fa) >= len(fb) else (fb, fa)
+        big |= small  # in place, smaller into larger: a class of many copies stays linear
+        fams[uv.find(va)] = big
+        uf.union(video_family[va], video_family[vb])
         accepted[k] = True
     ident_class = np.asarray([uv.find(v) for v in range(n_videos)], np.int64)
     fam_root = np.asarray([uf.find(f) for f in range(n_fam)], np.int64)
@@ -613,41 +714,93 @@ def _identity_classes(
 
 
 def _star_groups(
-    n: int, a: np.ndarray, b: np.ndarray, d: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy star groups in index order; returns (kept index per item, distance to it)."""
+    dh: _DistinctHashes,
+    *,
+    video: np.ndarray,
+    track: np.ndarray,
+    label: np.ndarray,
+    family: np.ndarray,
+    ident: np.ndarray,
+    threshold: int,
+    k_within: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Greedy star groups in index order; returns (kept index per item, distance to it, stats).
+
+    Item ``y`` becomes a duplicate of the nearest earlier kept item it may link with (ties:
+    the earliest), else it is kept. No pair of items is listed: kept items are indexed by
+    their distinct hash, and for each hash within reach of ``y`` three look-ups give the
+    earliest kept item the edge rules allow there:
+    * same video: keyed by (hash, video, track, label), within ``k_within``;
+    * another family: keyed by (hash, label), the first kept item and the first of a family
+      other than its own (one of the two is outside ``y``'s family);
+    * an identical copy of ``y``'s video (same identity class): keyed by (hash, label, class),
+      the first kept item and the first of another video than its own.
+    Items whose hash is unique and has no near hash are kept without a visit. ``label`` is
+    all zeros when labels may link.
+    """
+    n = len(video)
     kept = np.arange(n, dtype=np.int64)
     dist = np.zeros(n, dtype=np.int64)
-    if len(a) == 0:
-        return kept, dist
-    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    comp_min = np.full(comp.max() + 1, n, dtype=np.int64)
-    np.minimum.at(comp_min, comp, np.arange(n))
-    comp_size = np.bincount(comp)
-    # Fast path: the component's first item is adjacent to every other member.
-    lead = a == comp_min[comp[a]]
-    direct = np.zeros(n, bool)
-    direct[b[lead]] = True
-    n_direct = np.bincount(comp[direct], minlength=len(comp_size))
-    star = (comp_size > 1) & (n_direct == comp_size - 1)
-    members = star[comp] & direct
-    kept[b[lead & members[b]]] = a[lead & members[b]]
-    dist[b[lead & members[b]]] = d[lead & members[b]]
-    # Slow path: greedy over the remaining multi-item components.
-    slow_comp = (comp_size > 1) & ~star
-    if slow_comp.any():
-        in_slow = slow_comp[comp[a]]
-        adj: dict[int, list[tuple[int, int]]] = {}
-        for x, y, dd in zip(
-            a[in_slow].tolist(), b[in_slow].tolist(), d[in_slow].tolist(), strict=True
-        ):
-            adj.setdefault(y, []).append((dd, x))  # y > x: x is visited first
-        is_kept = np.ones(n, bool)
-        for y in sorted(adj):
-            best = min(((dd, x) for dd, x in adj[y] if is_kept[x]), default=None)
-            if best is not None:
-                is_kept[y] = False
-                kept[y] = best[1]
-                dist[y] = best[0]
-    return kept, dist
+    degree = np.diff(dh.nbr_start)
+    item_hash = dh.item_hash
+    visit = np.flatnonzero((dh.multiplicity[item_hash] > 1) | (degree[item_hash] > 0))
+    # the loop works on the visited items only, in local indices (same order)
+    hash_of, vid = item_hash[visit].tolist(), video[visit].tolist()
+    trk, lab = track[visit].tolist(), label[visit].tolist()
+    fam, cls = family[visit].tolist(), ident[visit].tolist()
+    kept_local = list(range(len(visit)))
+    dist_local = [0] * len(visit)
+    informative = (~dh.low_info).tolist()
+    nbr_start, nbr, nbr_d = dh.nbr_start.tolist(), dh.nbr.tolist(), dh.nbr_d.tolist()
+    same: dict[tuple[int, int, int, int], int] = {}
+    other: dict[tuple[int, int], list] = {}  # [first, first of another family, all kept]
+    copies: dict[tuple[int, int, int], list[int]] = {}  # [first, first of another video]
+    for y in range(len(visit)):
+        uy, vy, ty, ly, fy, cy = hash_of[y], vid[y], trk[y], lab[y], fam[y], cls[y]
+        best_d, best_x = 1 << 30, -1
+        lo, hi = nbr_start[uy], nbr_start[uy + 1]
+        for slot in range(lo - 1, hi):
+            v, d = (uy, 0) if slot < lo else (nbr[slot], nbr_d[slot])
+            if d > best_d:
+                continue
+            if d <= k_within:
+                x = same.get((v, vy, ty, ly), -1)
+                if x >= 0 and (d, x) < (best_d, best_x):
+                    best_d, best_x = d, x
+            if d <= threshold and informative[uy] and informative[v]:
+                e = other.get((v, ly))
+                if e is not None:
+                    x = e[0] if fam[e[0]] != fy else e[1]
+                    if x >= 0 and vid[x] == vy:  # only when one video's items name two families
+                        x = next((z for z in e[2] if fam[z] != fy and vid[z] != vy), -1)
+                    if x >= 0 and (d, x) < (best_d, best_x):
+                        best_d, best_x = d, x
+                c = copies.get((v, ly, cy))
+                if c is not None:
+                    x = c[0] if vid[c[0]] != vy else c[1]
+                    if x >= 0 and (d, x) < (best_d, best_x):
+                        best_d, best_x = d, x
+        if best_x >= 0:
+            kept_local[y], dist_local[y] = best_x, best_d
+            continue
+        same.setdefault((uy, vy, ty, ly), y)
+        if informative[uy]:
+            e = other.get((uy, ly))
+            if e is None:
+                other[(uy, ly)] = [y, -1, [y]]
+            else:
+                if e[1] < 0 and fam[y] != fam[e[0]]:
+                    e[1] = y
+                e[2].append(y)
+            c = copies.get((uy, ly, cy))
+            if c is None:
+                copies[(uy, ly, cy)] = [y, -1]
+            elif c[1] < 0 and vid[y] != vid[c[0]]:
+                c[1] = y
+    kept[visit] = visit[np.asarray(kept_local, np.int64)]
+    dist[visit] = dist_local
+    stats = {
+        "n_visited_items": len(visit),
+        "n_index_entries": len(same) + len(other) + len(copies),
+    }
+    return kept, dist, stats

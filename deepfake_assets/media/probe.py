@@ -12,6 +12,8 @@ from pathlib import Path
 
 import av
 
+from deepfake_assets.media.reasons import relative_reason
+
 STATUS_OK = "ok"
 STATUS_MISSING = "missing"
 STATUS_UNREADABLE = "unreadable"
@@ -50,8 +52,18 @@ def _rotation(stream: av.video.stream.VideoStream, first_frame: av.VideoFrame | 
     return int(tag) % 360 if tag else 0
 
 
-def probe_video(path: Path, count_frames: bool = True) -> VideoProbe:
-    """Open, describe and decode the first frame of `path`; never raises for a bad file."""
+def probe_video(path: Path, count_frames: bool = True, rel_path: str | None = None) -> VideoProbe:
+    """Open, describe and decode the first frame of `path`; never raises for a bad file.
+
+    Reasons name the file by ``rel_path`` (its path in the dataset; default its name), never by
+    the machine's absolute path.
+    """
+    probe = _probe(Path(path), count_frames)
+    probe.reason = relative_reason(probe.reason, path, rel_path)
+    return probe
+
+
+def _probe(path: Path, count_frames: bool) -> VideoProbe:
     if not path.exists():
         return VideoProbe(status=STATUS_MISSING, reason="listed in the metadata but not on disk")
     size = path.stat().st_size

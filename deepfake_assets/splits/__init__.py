@@ -1,4 +1,4 @@
-"""Splits: actor-disjoint train/val/test (80:15:5) and two-level 5-fold assignment."""
+"""Splits: identity-disjoint train/val/test (80:15:5) and two-level 5-fold assignment."""
 
 from deepfake_assets.splits.assign import SPLITS, SplitResult, assign_splits
 from deepfake_assets.splits.folds import FoldResult, assign_folds

@@ -1,18 +1,21 @@
-"""Actor-disjoint train / val / test split of the kept face images (seed 000 rules).
+"""Identity-disjoint train / val / test split of the kept face images (seed 000 rules).
 
 Rules, in order of precedence:
-1. Leakage: the unit of assignment is the actor group (`splits.groups`): every face of an actor,
-   real or fake, in every source, and every fake with its original video, goes to one split.
+1. Leakage: the unit of assignment is the identity graph's component (`splits.groups`,
+   `splits.identity_graph`): every face of a person, real or fake, in every source, whether
+   they are a video's actor, the second person of a two-person video, or a fake's donor, and
+   every fake with its original video, goes to one split. The donor policy
+   (`identity_graph.DonorPolicy`) may instead drop the fakes whose donor is elsewhere.
 2. Held-out generation methods: every group with a face from a ``test_only`` source goes to
-   test whole. So an actor seen in a test-only source is a test actor everywhere: their faces
-   in ordinary sources go to test too (reported as ``forced_test_faces``), else a model could
-   be trained on a person it is later tested on.
+   test whole. So a person seen in a test-only source is a test person everywhere: their faces
+   in ordinary sources go to test too (reported as ``forced_test_faces`` and in ``pinning``),
+   else a model could be trained on a person it is later tested on.
 3. Ratios by face count, 80:15:5 by default, over *all* faces (test-only ones included, so the
    exported dataset is 80:15:5). When the test-only faces alone exceed the test share, the
    other groups are shared between train and val in their ratio (the *effective* ratios,
-   reported) and a warning says so.
+   reported, and what the `split_ratios` check judges against) and a warning says so.
 4. Stratification: within the above, each category of source, label, gender, age band and race
-   (where given) is steered to the same ratios by the greedy filler.
+   (where given) is steered to the same ratios by the greedy filler (pinned groups aside).
 5. Small datasets: with at least as many movable groups as splits with a positive ratio, no
    such split is left empty; misses beyond `tolerance` are warned about with their size.
 """
@@ -30,13 +33,21 @@ from deepfake_assets.splits.groups import (
     AGE_BINS,
     DEFAULT_STRATIFY,
     check_ratios,
-    greedy_assign,
     group_strata,
-    prepare_faces,
+    label_faces,
     share_report,
+    with_groups,
 )
+from deepfake_assets.splits.identity_graph import (
+    DonorPolicy,
+    GraphStats,
+    bridging_fakes,
+    donors_merge_groups,
+    graph_stats,
+)
+from deepfake_assets.splits.placement import Placed, SearchResult, dropped_faces, place_groups
 
-__all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits"]
+__all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits", "drop_summary"]
 
 SPLITS = ("train", "val", "test")
 DEFAULT_RATIOS = (0.80, 0.15, 0.05)
@@ -57,6 +68,14 @@ class SplitResult:
     report: scope (overall/source/label/gender/age/race), category, split, faces, actors,
         videos, share (of the category's faces), target (the effective ratio aimed at;
         0/0/1 for test-only sources).
+    dropped: faces of fakes dropped because their donor is in another split (not in `faces`):
+        face_id, source, video_id, original_video_id, label, actor_id, donor_actor_id,
+        group_id, donor_group, place (the split the fake's group went to), donor_place, reason
+        (``donor_in_other_split``).
+    donors / donors_used: the donor policy asked for and the one applied (``group`` falls back
+        to ``drop_bridging`` when its components are too large, `donor_fallback` says why).
+    graph: the identity graph's size; search: the drop-minimising search (None without
+        bridging fakes); pinning: what test-only sources pulled to test.
     """
 
     faces: pl.DataFrame
@@ -69,6 +88,13 @@ class SplitResult:
     seed: int
     forced_test_faces: int
     warnings: list[str] = field(default_factory=list)
+    dropped: pl.DataFrame = field(default_factory=pl.DataFrame)
+    donors: str = DonorPolicy.GROUP.value
+    donors_used: str = DonorPolicy.GROUP.value
+    donor_fallback: str | None = None
+    graph: GraphStats | None = None
+    search: SearchResult | None = None
+    pinning: dict = field(default_factory=dict)
 
     def achieved(self, scope: str = "overall", category: str = "all") -> dict[str, float]:
         """split -> achieved share of faces for one report row group."""
@@ -89,8 +115,45 @@ class SplitResult:
             "n_groups": self.groups.height,
             "largest_group_faces": int(self.groups["n_faces"].max() or 0),
             "forced_test_faces": self.forced_test_faces,
+            "pinning": dict(self.pinning),
+            "donors": self.donors,
+            "donors_used": self.donors_used,
+            "donor_fallback": self.donor_fallback or "none",
+            "identity_graph": self.graph.as_dict() if self.graph else {},
+            "dropped": drop_summary(self.dropped),
+            "drop_search": search_summary(self.search),
             "warnings": list(self.warnings),
         }
+
+
+def drop_summary(dropped: pl.DataFrame) -> dict:
+    """Fakes (videos) and faces dropped, by reason."""
+    if dropped.is_empty():
+        return {"fakes": 0, "faces": 0, "by_reason": {}}
+    per = dropped.group_by("reason").agg(
+        pl.struct("source", "video_id").n_unique().alias("fakes"), pl.len().alias("faces")
+    )
+    return {
+        "fakes": int(dropped.select(pl.struct("source", "video_id").n_unique()).item()),
+        "faces": dropped.height,
+        "by_reason": {r: {"fakes": int(v), "faces": int(f)} for r, v, f in per.iter_rows()},
+    }
+
+
+def search_summary(search: SearchResult | None) -> dict:
+    """The drop-minimising search: drops before (greedy start) and after, share misses."""
+    if search is None:
+        return {}
+    return {
+        "greedy_start_dropped_fakes": search.start_cost,
+        "dropped_fakes": search.dropped_cost,
+        "greedy_start_dropped_faces": search.start_faces,
+        "dropped_faces": search.dropped_faces,
+        "share_miss": round(search.miss, 4),
+        "share_tolerance": search.tolerance,
+        "share_miss_beyond_tolerance": round(search.excess, 4),
+        "restarts": search.restarts,
+    }
 
 
 def assign_splits(
@@ -103,63 +166,86 @@ def assign_splits(
     category_tolerance: float = 0.05,
     age_bins: Sequence[float] = AGE_BINS,
     overall_weight: float = 2.0,
+    donors: DonorPolicy | str = DonorPolicy.GROUP,
+    search_restarts: int = 100,
 ) -> SplitResult:
     """Assign every face to train / val / test (see module doc for the rules).
 
     `faces` needs face_id (unique) and video_id; source, original_video_id, label, actor_id,
-    gender, age, race and test_only are used when present (absent = null / False).
+    second_actor_id, donor_actor_id, gender, age, race and test_only are used when present
+    (absent = null / False). `donors` is the donor policy (`identity_graph.DonorPolicy`).
     `tolerance` (overall) and `category_tolerance` (per stratified category with >= 20 actors)
-    are the absolute share misses above which a warning is raised.
+    are the absolute share misses above which a warning is raised; `tolerance` is also the miss
+    the drop-minimising search may accept before it counts drops.
     """
     ratios = check_ratios(ratios, 3)
+    policy = DonorPolicy(donors)
     if "split" in faces.columns:
         raise ValueError("faces already has a 'split' column")
-    df = prepare_faces(faces, age_bins)
+    base = label_faces(faces, age_bins)
     out_cols = [c for c in faces.columns if c != "group_id"]
-    stratify_by = [a for a in stratify_by if a in df.columns or a == "age"]
-    strata, counts = group_strata(df, stratify_by)
-    groups = (
-        df.group_by("group_id")
-        .agg(
-            pl.len().alias("n_faces"),
-            pl.col("_a").n_unique().alias("n_actors"),
-            pl.col("_video").n_unique().alias("n_videos"),
-            pl.col("test_only").any().alias("test_only"),
-        )
-        .sort("group_id")
-    )
-    gids = groups["group_id"].to_numpy()
-    sizes = groups["n_faces"].to_numpy().astype(np.int64)
-    forced = groups["test_only"].to_numpy().astype(bool)
-    test = SPLITS.index("test")
-    pinned = {int(g): test for g in gids[forced]}
-
+    stratify_by = [a for a in stratify_by if a in base.columns or a == "age"]
+    graph = graph_stats(base)
     notes: list[str] = []
-    total = int(sizes.sum())
-    forced_faces = int(sizes[forced].sum())
-    effective = _effective_ratios(ratios, forced_faces / total if total else 0.0, test)
-    out = greedy_assign(
-        gids, counts, strata, effective, pinned=pinned, seed=seed, overall_weight=overall_weight
-    )
+
+    used, fallback = policy, None
+    plan = None
+    if policy is DonorPolicy.GROUP:
+        df, _ = with_groups(base, donor_edges=True)
+        plan = _plan(df, None, ratios, stratify_by, seed, overall_weight, tolerance, 0)
+        if plan.placed.too_large and donors_merge_groups(base, df):
+            fallback = plan.placed.too_large
+            used = DonorPolicy.DROP_BRIDGING
+    if used is not DonorPolicy.GROUP:
+        df, nodes = with_groups(base, donor_edges=False)
+        bridging = bridging_fakes(df, nodes) if used is DonorPolicy.DROP_BRIDGING else None
+        plan = _plan(
+            df, bridging, ratios, stratify_by, seed, overall_weight, tolerance, search_restarts
+        )
+    assert plan is not None
+    groups, placed, effective = plan.groups, plan.placed, plan.effective
+    test = SPLITS.index("test")
+    sizes = groups["n_faces"].to_numpy().astype(np.int64)
+    forced = groups["pinned"].to_numpy().astype(bool)
+    out = placed.out
     n_in = np.bincount(out, minlength=len(SPLITS))
     still_empty = [s for s in range(len(SPLITS)) if effective[s] > 0 and n_in[s] == 0]
 
     split_names = np.array(SPLITS, dtype=object)[out]
     groups = groups.with_columns(pl.Series("split", split_names, dtype=pl.Utf8))
     df = df.join(groups.select("group_id", "split"), on="group_id", how="left")
+    dropped_videos = placed.bridges.filter("dropped")
+    dropped = dropped_faces(df, dropped_videos, SPLITS, "donor_in_other_split")
+    if dropped.height:
+        df = df.join(dropped_videos.select("_video"), on="_video", how="anti")
 
-    forced_ordinary = int(
-        df.filter(~pl.col("test_only"))
-        .join(groups.filter("test_only").select("group_id"), on="group_id", how="semi")
-        .height
+    moved = df.filter(~pl.col("test_only")).join(
+        groups.filter("pinned").select("group_id"), on="group_id", how="semi"
     )
+    forced_ordinary = moved.height
+    pinning = {
+        "pinned_groups": int(forced.sum()),
+        "pinned_faces": int(sizes[forced].sum()),
+        "faces_moved_to_test": forced_ordinary,
+        "actors_moved_to_test": int(
+            moved.filter(pl.col("_actor_key").str.starts_with("a:"))["_actor_key"].n_unique()
+        ),
+        "pinned_as_donors": plan.pinned_as_donors,
+    }
     test_only_sources = _test_only_sources(df)
     targets = {"source": {s: [0.0, 0.0, 1.0] for s in test_only_sources}}
     report = share_report(df, "split", SPLITS, stratify_by, targets, default_target=effective)
+    total = int(sizes.sum())
+    forced_faces = pinning["pinned_faces"]
 
     # warnings -------------------------------------------------------------------------------
     if total == 0:
         notes.append("no faces to split")
+    if fallback:
+        notes.append(
+            f"donors: group cannot hold the ratios ({fallback}); fell back to drop_bridging: "
+            f"{dropped_videos.height} fakes ({dropped.height} faces) dropped"
+        )
     if total and forced_faces / total > ratios[test] + tolerance:
         notes.append(
             f"actor groups in test-only sources hold {forced_faces / total:.3f} of all faces, "
@@ -169,8 +255,8 @@ def assign_splits(
         )
     if forced_ordinary:
         notes.append(
-            f"{forced_ordinary} faces from ordinary sources went to test because their actors "
-            f"appear in test-only sources"
+            f"{forced_ordinary} faces ({pinning['actors_moved_to_test']} actors) from ordinary "
+            f"sources went to test because their actors appear in test-only sources"
         )
     for s in still_empty:
         notes.append(
@@ -180,10 +266,10 @@ def assign_splits(
     overall = report.filter(pl.col("scope") == "overall")
     shares = dict(overall.select("split", "share").iter_rows())
     shares = {s: shares.get(s, 0.0) for s in SPLITS}
-    misses = {s: shares[s] - ratios[i] for i, s in enumerate(SPLITS)}
+    misses = {s: shares[s] - effective[i] for i, s in enumerate(SPLITS)}
     if total and any(abs(m) > tolerance for m in misses.values()):
         detail = ", ".join(
-            f"{s} {shares[s]:.3f} vs {ratios[i]:.3f} ({misses[s]:+.3f})"
+            f"{s} {shares[s]:.3f} vs {effective[i]:.3f} ({misses[s]:+.3f})"
             for i, s in enumerate(SPLITS)
         )
         notes.append(
@@ -198,14 +284,83 @@ def assign_splits(
         faces=df.select(*out_cols, "group_id", "split"),
         videos=_videos(df),
         actors=_actors(df),
-        groups=groups,
+        groups=groups.drop("pinned"),
         report=report,
         ratios=tuple(ratios),
         effective_ratios=tuple(effective),
         seed=seed,
         forced_test_faces=forced_ordinary,
         warnings=notes,
+        dropped=dropped,
+        donors=policy.value,
+        donors_used=used.value,
+        donor_fallback=fallback,
+        graph=graph,
+        search=placed.search,
+        pinning=pinning,
     )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    groups: pl.DataFrame  # group_id, n_faces, n_actors, n_videos, test_only, pinned
+    placed: Placed
+    effective: list[float]
+    pinned_as_donors: int
+
+
+def _plan(
+    df: pl.DataFrame,
+    bridging: pl.DataFrame | None,
+    ratios: list[float],
+    stratify_by: Sequence[str],
+    seed: int,
+    overall_weight: float,
+    tolerance: float,
+    restarts: int,
+) -> _Plan:
+    """Groups, pins (test-only groups; and the donors' groups of test-only fakes: their faces
+    appear in a test-only source), effective targets and the placement."""
+    strata, counts = group_strata(df, stratify_by)
+    groups = (
+        df.group_by("group_id")
+        .agg(
+            pl.len().alias("n_faces"),
+            pl.col("_a").n_unique().alias("n_actors"),
+            pl.col("_video").n_unique().alias("n_videos"),
+            pl.col("test_only").any().alias("test_only"),
+        )
+        .sort("group_id")
+    )
+    donor_pins = set()
+    if bridging is not None:
+        donor_pins = set(bridging.filter("test_only")["donor_group"].to_list())
+    groups = groups.with_columns(
+        (pl.col("test_only") | pl.col("group_id").is_in(sorted(donor_pins))).alias("pinned")
+    )
+    gids = groups["group_id"].to_numpy()
+    sizes = groups["n_faces"].to_numpy().astype(np.int64)
+    forced = groups["pinned"].to_numpy().astype(bool)
+    test = SPLITS.index("test")
+    pinned = {int(g): test for g in gids[forced]}
+    total = int(sizes.sum())
+    effective = _effective_ratios(ratios, sizes[forced].sum() / total if total else 0.0, test)
+    placed = place_groups(
+        gids,
+        sizes,
+        counts,
+        strata,
+        effective,
+        pinned=pinned,
+        seed=seed,
+        overall_weight=overall_weight,
+        bridging=bridging,
+        tolerance=tolerance,
+        restarts=restarts,
+        what="train/val/test",
+    )
+    n_donor_pins = int((forced & ~groups["test_only"].to_numpy()).sum())
+    return _Plan(groups, placed, effective, n_donor_pins)
 
 
 def _effective_ratios(ratios: list[float], forced_share: float, test: int) -> list[float]:

@@ -1,4 +1,4 @@
-"""Two-level, actor-disjoint cross-validation folds (seed 001).
+"""Two-level, identity-disjoint cross-validation folds (seed 001).
 
 Actor groups (`splits.groups`: all real and fake faces of an actor, fakes with their originals)
 are split 85:15 by face count into level 1 (training first-level feature extractors in 5-fold
@@ -7,8 +7,11 @@ of equal face count. Both steps use the same stratified greedy filler as the tra
 split, so sources, labels and demographics are spread evenly across levels and folds, and no
 actor appears in two folds or two levels.
 
-Groups with a face from a ``test_only`` source (held-out generation methods) are left out by
-default (level and fold null): they belong to the held-out test set, not to cross-validation.
+Groups are the identity graph's components, as for the split (second persons and donors count;
+under ``donors: drop_bridging`` a fake whose donor is in the other level or another fold of its
+level is dropped instead). Groups with a face from a ``test_only`` source (held-out generation
+methods) are left out by default (level and fold null): they belong to the held-out test set,
+not to cross-validation.
 Pass only the faces you want folded (e.g. train + val of `assign_splits`) to fold a subset.
 """
 
@@ -21,15 +24,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from deepfake_assets.splits.assign import drop_summary, search_summary
 from deepfake_assets.splits.groups import (
     AGE_BINS,
     DEFAULT_STRATIFY,
     check_ratios,
-    greedy_assign,
     group_strata,
-    prepare_faces,
+    label_faces,
     share_report,
+    with_groups,
 )
+from deepfake_assets.splits.identity_graph import (
+    DonorPolicy,
+    bridging_fakes,
+    donors_merge_groups,
+)
+from deepfake_assets.splits.placement import dropped_faces, place_groups
 
 __all__ = ["LEVELS", "DEFAULT_LEVEL_RATIO", "FoldResult", "assign_folds"]
 
@@ -46,6 +56,8 @@ class FoldResult:
     groups: group_id, n_faces, n_actors, test_only, level, fold.
     report: level_report (scope, category, level, faces, actors, videos, share, target) and
         fold_report (the same with level and fold; share within the level).
+    dropped: faces of fakes dropped under ``drop_bridging`` (not in `faces`), as in
+        `SplitResult.dropped`, with place / donor_place ``<level>`` or ``<level>/<fold>``.
     """
 
     faces: pl.DataFrame
@@ -57,6 +69,11 @@ class FoldResult:
     seed: int
     excluded_faces: int
     warnings: list[str] = field(default_factory=list)
+    dropped: pl.DataFrame = field(default_factory=pl.DataFrame)
+    donors: str = DonorPolicy.GROUP.value
+    donors_used: str = DonorPolicy.GROUP.value
+    donor_fallback: str | None = None
+    search: dict = field(default_factory=dict)
 
     def metadata(self) -> dict:
         """A JSON-ready summary for the asset's metadata."""
@@ -72,6 +89,11 @@ class FoldResult:
                 for lvl, fold, n in fd.select("level", "fold", "faces").iter_rows()
             },
             "excluded_faces": self.excluded_faces,
+            "donors": self.donors,
+            "donors_used": self.donors_used,
+            "donor_fallback": self.donor_fallback or "none",
+            "dropped": drop_summary(self.dropped),
+            "drop_search": dict(self.search),
             "warnings": list(self.warnings),
         }
 
@@ -87,66 +109,53 @@ def assign_folds(
     tolerance: float = 0.02,
     age_bins: Sequence[float] = AGE_BINS,
     overall_weight: float = 2.0,
+    donors: DonorPolicy | str = DonorPolicy.GROUP,
+    search_restarts: int = 100,
 ) -> FoldResult:
     """Assign actor groups to level 1 / level 2 (`level_ratio`) and each level to `n_folds`
     folds of equal face count. Same input table as `assign_splits` (its output, e.g. the
-    train + val faces with their split column, works too)."""
+    train + val faces with their split column, works too). The donor policy works as in
+    `assign_splits`; a fake whose donor is in the other level or another fold of its level is
+    dropped (``donor_in_other_level`` / ``donor_in_other_fold``) under ``drop_bridging``."""
     if n_folds < 1:
         raise ValueError("n_folds must be at least 1")
     level_ratio = check_ratios(level_ratio, 2)
+    policy = DonorPolicy(donors)
     clash = [c for c in ("level", "fold") if c in faces.columns]
     if clash:
         raise ValueError(f"faces already has columns {clash}")
-    df = prepare_faces(faces, age_bins)
+    base = label_faces(faces, age_bins)
     out_cols = [c for c in faces.columns if c != "group_id"]
-    stratify_by = [a for a in stratify_by if a in df.columns or a == "age"]
-    groups = (
-        df.group_by("group_id")
-        .agg(
-            pl.len().alias("n_faces"),
-            pl.col("_a").n_unique().alias("n_actors"),
-            pl.col("test_only").any().alias("test_only"),
-        )
-        .sort("group_id")
-    )
-    excluded = (
-        groups["test_only"].to_numpy() if exclude_test_only else np.zeros(groups.height, bool)
-    )
-    excluded_faces = int(groups["n_faces"].to_numpy()[excluded].sum())
-    gids = groups["group_id"].to_numpy()[~excluded]
-    kept = df.join(
-        pl.DataFrame({"group_id": pl.Series(gids, dtype=pl.Int64)}), on="group_id", how="semi"
-    )
-    strata, counts = group_strata(kept, stratify_by)
+    stratify_by = [a for a in stratify_by if a in base.columns or a == "age"]
+    args = (level_ratio, n_folds, seed, stratify_by, exclude_test_only, tolerance, overall_weight)
 
-    notes: list[str] = []
-    lvl_idx = greedy_assign(
-        gids, counts, strata, level_ratio, seed=seed, overall_weight=overall_weight
-    )
-    fold_idx = np.full(len(gids), -1, dtype=np.int64)
-    fold_ratio = [1.0 / n_folds] * n_folds
-    for li in range(len(LEVELS)):
-        sel = lvl_idx == li
-        if sel.any():
-            fold_idx[sel] = greedy_assign(
-                gids[sel],
-                counts,
-                strata,
-                fold_ratio,
-                seed=seed + 1 + li,
-                overall_weight=overall_weight,
-            )
-
-    assign = pl.DataFrame(
-        {
-            "group_id": pl.Series(gids, dtype=pl.Int64),
-            "level": pl.Series(np.asarray(LEVELS)[lvl_idx], dtype=pl.Int8),
-            "fold": pl.Series(fold_idx, dtype=pl.Int8),
-        }
-    )
+    used, fallback = policy, None
+    if policy is DonorPolicy.GROUP:
+        df, _ = with_groups(base, donor_edges=True)
+        plan = _fold_plan(df, None, *args, restarts=0)
+        if plan.too_large and donors_merge_groups(base, df):
+            used, fallback = DonorPolicy.DROP_BRIDGING, plan.too_large
+    if used is not DonorPolicy.GROUP:
+        df, nodes = with_groups(base, donor_edges=False)
+        bridging = bridging_fakes(df, nodes) if used is DonorPolicy.DROP_BRIDGING else None
+        plan = _fold_plan(df, bridging, *args, restarts=search_restarts)
+    groups, assign = plan.groups, plan.assign
+    excluded_faces = int(groups.filter("excluded")["n_faces"].sum())
     groups = groups.join(assign, on="group_id", how="left")
     df = df.join(assign, on="group_id", how="left")
+    dropped = plan.dropped
+    if dropped.height:
+        df = df.join(dropped.select("face_id"), on="face_id", how="anti")
     kept = df.filter(pl.col("level").is_not_null())
+    notes: list[str] = []
+    if fallback:
+        n_fakes = dropped.select(pl.struct("source", "video_id").n_unique()).item()
+        notes.append(
+            f"donors: group cannot hold the fold ratios ({fallback}); fell back to "
+            f"drop_bridging: {n_fakes} fakes ({dropped.height} faces) dropped"
+        )
+    lvl_idx, gids = plan.lvl_idx, plan.gids
+    fold_ratio = [1.0 / n_folds] * n_folds
 
     level_report = share_report(
         kept, "level", list(LEVELS), stratify_by, default_target=level_ratio
@@ -161,12 +170,10 @@ def assign_folds(
         )
         fold_parts.append(rep.with_columns(pl.lit(lvl, dtype=pl.Int8).alias("level")))
     fold_report = (
-        pl.concat(fold_parts).select(
-            "scope", "category", "level", pl.exclude("scope", "category", "level")
-        )
-        if fold_parts
-        else pl.DataFrame()
-    )
+        pl.concat(fold_parts)
+        if fold_parts  # none when every group is test-only: an empty report, same columns
+        else level_report.clear().with_columns(pl.lit(None, dtype=pl.Int64).alias("fold"))
+    ).select("scope", "category", "level", pl.exclude("scope", "category", "level"))
 
     # warnings -------------------------------------------------------------------------------
     if excluded_faces:
@@ -196,7 +203,7 @@ def assign_folds(
 
     return FoldResult(
         faces=df.select(*out_cols, "group_id", "level", "fold"),
-        groups=groups,
+        groups=groups.drop("excluded"),
         level_report=level_report,
         fold_report=fold_report,
         level_ratio=tuple(level_ratio),
@@ -204,4 +211,99 @@ def assign_folds(
         seed=seed,
         excluded_faces=excluded_faces,
         warnings=notes,
+        dropped=dropped,
+        donors=policy.value,
+        donors_used=used.value,
+        donor_fallback=fallback,
+        search=plan.search,
     )
+
+
+@dataclass(frozen=True)
+class _FoldPlan:
+    groups: pl.DataFrame  # group_id, n_faces, n_actors, test_only, excluded
+    gids: np.ndarray  # groups placed (not excluded)
+    lvl_idx: np.ndarray  # level index per placed group
+    assign: pl.DataFrame  # group_id, level, fold
+    dropped: pl.DataFrame  # faces of dropped fakes (`placement.dropped_faces`)
+    too_large: str | None
+    search: dict
+
+
+def _fold_plan(
+    df: pl.DataFrame,
+    bridging: pl.DataFrame | None,
+    level_ratio: list[float],
+    n_folds: int,
+    seed: int,
+    stratify_by: Sequence[str],
+    exclude_test_only: bool,
+    tolerance: float,
+    overall_weight: float,
+    *,
+    restarts: int,
+) -> _FoldPlan:
+    """Levels, then folds within each level; with bridging fakes each step drops fewest."""
+    groups = (
+        df.group_by("group_id")
+        .agg(
+            pl.len().alias("n_faces"),
+            pl.col("_a").n_unique().alias("n_actors"),
+            pl.col("test_only").any().alias("test_only"),
+        )
+        .sort("group_id")
+    )
+    excluded = pl.col("test_only")
+    if bridging is not None:  # a donor of a test-only fake appears in a test-only source
+        excluded = excluded | pl.col("group_id").is_in(
+            sorted(set(bridging.filter("test_only")["donor_group"].to_list()))
+        )
+    groups = groups.with_columns(
+        (excluded if exclude_test_only else pl.lit(False)).alias("excluded")
+    )
+    keep = ~groups["excluded"].to_numpy()
+    gids = groups["group_id"].to_numpy()[keep]
+    sizes = groups["n_faces"].to_numpy().astype(np.int64)[keep]
+    kept = df.join(
+        pl.DataFrame({"group_id": pl.Series(gids, dtype=pl.Int64)}), on="group_id", how="semi"
+    )
+    strata, counts = group_strata(kept, stratify_by)
+    common = dict(overall_weight=overall_weight, tolerance=tolerance, restarts=restarts)
+    level = place_groups(
+        gids, sizes, counts, strata, level_ratio, seed=seed, bridging=bridging,
+        what="levels", **common,
+    )  # fmt: skip
+    lvl_idx = level.out
+    reasons = [level.too_large]
+    drops = [dropped_faces(df, level.bridges.filter("dropped"), LEVELS, "donor_in_other_level")]
+    searches = {"levels": search_summary(level.search)}
+    fold_idx = np.full(len(gids), -1, dtype=np.int64)
+    fold_ratio = [1.0 / n_folds] * n_folds
+    still = level.bridges.filter(~pl.col("dropped")) if bridging is not None else None
+    for li, lvl in enumerate(LEVELS):
+        sel = lvl_idx == li
+        if not sel.any():
+            continue
+        fold = place_groups(
+            gids[sel], sizes[sel], counts, strata, fold_ratio, seed=seed + 1 + li,
+            bridging=still, what=f"folds of level {lvl}", **common,
+        )  # fmt: skip
+        fold_idx[sel] = fold.out
+        reasons.append(fold.too_large)
+        names = [f"{lvl}/{k}" for k in range(n_folds)]
+        drops.append(
+            dropped_faces(df, fold.bridges.filter("dropped"), names, "donor_in_other_fold")
+        )
+        searches[f"folds of level {lvl}"] = search_summary(fold.search)
+    assign = pl.DataFrame(
+        {
+            "group_id": pl.Series(gids, dtype=pl.Int64),
+            "level": pl.Series(np.asarray(LEVELS)[lvl_idx], dtype=pl.Int8),
+            "fold": pl.Series(fold_idx, dtype=pl.Int8),
+        }
+    )
+    too_large = "; ".join(r for r in reasons if r) or None
+    return _FoldPlan(
+        groups, gids, lvl_idx, assign, pl.concat(drops), too_large,
+        {k: v for k, v in searches.items() if v},
+    )  # fmt: skip

@@ -1,12 +1,14 @@
 """Actor groups, strata and the greedy filler shared by splits and folds.
 
-Leakage unit: an *actor group* is a connected component of the graph whose nodes are actors and
-video families (an original video and all its fakes, keyed by source and original video id) and
-whose edges are "this actor appears in this family". So a group holds every real and fake face
-of its actors, two actors who share a video travel together, and a fake always lands with its
-original even when its own actor_id is missing or disagrees. A face without an actor_id takes
-its family's actor when the family shows exactly one, else it is a pseudo-actor of the family.
-Whatever a group is assigned to, all its faces get.
+Leakage unit: an *actor group* is a connected component of the identity graph
+(`splits.identity_graph`) whose nodes are actors and video families (an original video and all
+its fakes, keyed by source and original video id) and whose edges are "this person's face is in
+this family": the video's actor, the second person of a two-person video, and (unless asked not
+to) a fake's donor. So a group holds every real and fake face of its people, two actors who share
+a video travel together, and a fake always lands with its original even when its own actor_id is
+missing or disagrees. A face without an actor_id takes its family's actor when the family shows
+exactly one, else it is a pseudo-actor of the family. Whatever a group is assigned to, all its
+faces get.
 
 Assignment: groups are taken largest first (ties in a seeded random order) and each goes to the
 bucket s that least increases  sum_k w_k * sum_s (share_k[s] - ratio[s])^2 / ratio[s]  over
@@ -27,8 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from deepfake_assets.splits.identity_graph import components
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -37,6 +39,8 @@ __all__ = [
     "AGE_BINS",
     "check_ratios",
     "prepare_faces",
+    "label_faces",
+    "with_groups",
     "age_band",
     "group_strata",
     "greedy_assign",
@@ -53,6 +57,8 @@ OPTIONAL_COLUMNS: dict[str, pl.DataType] = {
     "age": pl.Utf8,
     "race": pl.Utf8,
     "test_only": pl.Boolean,
+    "second_actor_id": pl.Utf8,
+    "donor_actor_id": pl.Utf8,
 }
 DEFAULT_STRATIFY = ("source", "label", "gender", "age", "race")
 # Ages (numbers, or strings that parse as numbers) are binned into these bands before
@@ -85,11 +91,28 @@ def age_band(age: pl.Expr, bins: Sequence[float] = AGE_BINS) -> pl.Expr:
     return expr.otherwise(age.cast(pl.Utf8))
 
 
-def prepare_faces(faces: pl.DataFrame, age_bins: Sequence[float] = AGE_BINS) -> pl.DataFrame:
+def prepare_faces(
+    faces: pl.DataFrame, age_bins: Sequence[float] = AGE_BINS, *, donor_edges: bool = True
+) -> pl.DataFrame:
     """Validate, fill optional columns and add the internal ``_actor_key`` (str), ``_a`` (its
     dense index), ``_family``, ``_video`` (hash of source + video_id), ``_age_band`` and
-    ``group_id`` (i64, dense from 0, deterministic: independent of row order; an input
-    ``group_id`` column is replaced)."""
+    ``group_id`` (i64, the identity graph's component, dense from 0 over the groups with faces,
+    deterministic: independent of row order; an input ``group_id`` column is replaced).
+    `donor_edges`: whether a fake's donor joins its group (see `splits.identity_graph`)."""
+    return with_groups(label_faces(faces, age_bins), donor_edges=donor_edges)[0]
+
+
+def with_groups(df: pl.DataFrame, *, donor_edges: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`label_faces` output + ``_a`` and ``group_id``; also the graph's node table (every actor
+    key, face-less second persons and donors included, with its group)."""
+    nodes = components(df, donors=donor_edges)
+    out = df.drop("_a", "group_id", strict=False).join(nodes, on="_actor_key", how="left")
+    return out, nodes
+
+
+def label_faces(faces: pl.DataFrame, age_bins: Sequence[float] = AGE_BINS) -> pl.DataFrame:
+    """`prepare_faces` before grouping: validated, optional columns filled, ``_actor_key``,
+    ``_family``, ``_video`` and ``_age_band`` added."""
     missing = [c for c in REQUIRED_COLUMNS if c not in faces.columns]
     if missing:
         raise ValueError(f"faces table lacks required columns {missing}")
@@ -128,7 +151,7 @@ def prepare_faces(faces: pl.DataFrame, age_bins: Sequence[float] = AGE_BINS) -> 
         .otherwise(pl.lit("a:") + actor)
         .alias("_actor_key")
     ).drop("_fam_actor", strict=False)
-    return df.join(_components(df), on="_actor_key", how="left")
+    return df
 
 
 def _age_bands(age: pl.Series, age_bins: Sequence[float]) -> pl.Series:
@@ -138,28 +161,6 @@ def _age_bands(age: pl.Series, age_bins: Sequence[float]) -> pl.Series:
         return pl.Series("_age_band", [None] * len(age), dtype=pl.Utf8)
     bands = pl.select(age_band(pl.lit(values), age_bins)).to_series()
     return age.cast(pl.Utf8).replace_strict(values, bands, default=None, return_dtype=pl.Utf8)
-
-
-def _components(df: pl.DataFrame) -> pl.DataFrame:
-    """actor key -> group_id via connected components of the actor / family graph."""
-    edges = df.select("_actor_key", "_family").unique()
-    actors = edges.select("_actor_key").unique().sort("_actor_key").with_row_index("_a")
-    fams = edges.select("_family").unique().sort("_family").with_row_index("_f")
-    e = edges.join(actors, on="_actor_key").join(fams, on="_family")
-    n_a, n_f = actors.height, fams.height
-    a = e["_a"].to_numpy().astype(np.int64)
-    f = e["_f"].to_numpy().astype(np.int64) + n_a
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, f)), shape=(n_a + n_f, n_a + n_f))
-    _, labels = connected_components(graph, directed=False)
-    # relabel by first actor (actors are sorted) so ids are dense over actors and stable
-    actor_labels = labels[:n_a]
-    _, first = np.unique(actor_labels, return_index=True)
-    order = np.argsort(first)
-    remap = np.empty(labels.max() + 1 if len(labels) else 0, dtype=np.int64)
-    remap[np.unique(actor_labels)[order]] = np.arange(len(order))
-    return actors.select(
-        "_actor_key", "_a", pl.Series("group_id", remap[actor_labels], dtype=pl.Int64)
-    )
 
 
 def stratum_column(attr: str) -> str:
@@ -217,12 +218,14 @@ def greedy_assign(
     seed: int = 0,
     overall_weight: float = 2.0,
     fill_empty: bool = True,
+    filled: Sequence[int] = (),
 ) -> np.ndarray:
     """Bucket index for each group in `group_ids` (see module doc). `pinned` maps group_id to a
     bucket it must go to. Deterministic for a seed; the seed only orders equal-size groups.
 
     With `fill_empty`, no bucket with a positive ratio is left empty when there are at least
-    as many unpinned groups as such empty buckets (the smallest groups fill them)."""
+    as many unpinned groups as such empty buckets (the smallest groups fill them); buckets in
+    `filled` already hold faces placed elsewhere and count as not empty."""
     pinned = pinned or {}
     ratios_l = [float(r) for r in ratios]
     n_buckets = len(ratios_l)
@@ -290,6 +293,8 @@ def greedy_assign(
     order = perm[np.argsort(-sizes[perm], kind="stable")]
     open_buckets = [s for s in range(n_buckets) if ratios_l[s] > 0] or list(range(n_buckets))
     n_in = np.bincount(out[out >= 0], minlength=n_buckets).tolist()
+    for s in filled:
+        n_in[s] += 1
     inv_ratio = [1.0 / r if r > 0 else 0.0 for r in ratios_l]
     todo = [i for i in order.tolist() if out[i] < 0]
     n_todo = len(todo)

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from deepfake_assets.faces.crops import CropSpec
+from deepfake_assets.faces.crops import CropSpec, make_crops
 from deepfake_assets.faces.sampling import first_and_even_indices, shift_indices
 from deepfake_assets.faces.video_faces import (
     FACES_SCHEMA,
@@ -27,9 +27,13 @@ from deepfake_assets.faces.video_faces import (
     process_fake_video,
     process_orphan_fake,
     process_real_video,
+    remove_orphan_crop_folders,
+    run_job,
     run_videos_parallel,
+    safe_video_dir,
+    video_dirs,
 )
-from deepfake_assets.media.frames import FrameReader, VideoDecodeError
+from deepfake_assets.media.frames import FrameReader, VideoDecodeError, read_frames
 from deepfake_assets.media.images import read_png
 from deepfake_assets_tests.fixture_paths import SHARED_FIXTURES, requires_fixtures
 
@@ -159,7 +163,7 @@ def test_fake_reuses_the_originals_frames_and_boxes(videos, tmp_path):
     assert got.select(cols).equals(want.select(cols))
     assert set(got["box_source"]) == {"real"} and set(got["video_id"]) == {"fake"}
     row = got.row(0, named=True)
-    assert row["crop_160"] == "fake/000000_0_160.png"
+    assert row["crop_160"] == f"{safe_video_dir('fake')}/000000_0_160.png"
     assert read_png(tmp_path / row["crop_160"]).shape == (160, 160, 3)
     assert read_png(tmp_path / row["crop_299"]).shape == (299, 299, 3)
     assert read_png(tmp_path / row["crop_raw"]).shape == (65, 50, 3)
@@ -207,6 +211,93 @@ def test_bad_files_become_statuses_not_exceptions(tmp_path):
     assert res.status == "discarded" and res.reason.startswith("too_few_frames")
 
 
+# ----------------------------------------------------------------- crop folders
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "slug"),
+    [("a b", "a_b", "a_b"), ("vidé", "vidè", "vide"), ("part0/x", "part0_x", "part0_x")],
+)
+def test_names_that_slug_alike_get_their_own_crop_folders(tmp_path, one, other, slug):
+    first, second = crop_path(tmp_path, one, 3, 0, "160"), crop_path(tmp_path, other, 3, 0, "160")
+    assert first != second
+    assert first.parent.parent == second.parent.parent == tmp_path  # one folder per video
+    # readable: the folder starts with a slug of the name
+    assert safe_video_dir(one).startswith(slug + "-") and safe_video_dir(other).startswith(slug)
+    assert safe_video_dir(one) == safe_video_dir(one)  # stable across calls and runs
+
+
+@pytest.mark.parametrize("video_id", ["../../up", ".hidden", "/abs/x", "", "é" * 300, "a" * 400])
+def test_a_crop_folder_is_one_safe_path_component(tmp_path, video_id):
+    name = safe_video_dir(video_id)
+    assert "/" not in name and not name.startswith(".") and len(name.encode()) <= 120
+    assert crop_path(tmp_path, video_id, 0, 0, "raw").parent.parent == tmp_path
+
+
+def test_crop_folders_no_video_owns_are_swept(tmp_path):
+    """After the naming changed, the old folders (``a_b/``) would hold crops forever."""
+    kept = crop_path(tmp_path, "a b", 0, 0, "160")
+    old = tmp_path / "a_b" / "000000_0_160.png"
+    foreign = tmp_path / "notes" / "README.txt"
+    for path in (kept, old, foreign):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    assert remove_orphan_crop_folders(tmp_path, ["a b", "gone"]) == 1
+    assert kept.is_file() and not old.parent.exists() and foreign.is_file()
+    assert video_dirs(["a b", "a_b"]) == {"a b": kept.parent.name, "a_b": safe_video_dir("a_b")}
+
+
+def test_two_videos_whose_names_slug_alike_keep_their_own_crops(videos, tmp_path):
+    """Same frames and boxes for both ("a b" and "a_b"), different pixels: before crop folders
+    were unique, the second overwrote the first's crops and its rows pointed at them."""
+    orig = synthetic_original()
+    short = synthetic_original()
+    short.faces = short.faces[:3]  # another frame plan: the stale-crop sweep must not bite
+    first = process_fake_video(videos["real"], "a b", orig, tmp_path)
+    second = process_fake_video(videos["fake"], "a_b", orig, tmp_path)
+    third = process_fake_video(videos["real"], "vidé", orig, tmp_path)
+    fourth = process_fake_video(videos["fake"], "vidè", short, tmp_path)
+    results = [first, second, third, fourth]
+    assert all(r.status == "ok" for r in results)
+    paths = [tmp_path / f[k] for r in results for f in r.faces for k in ("crop_160", "crop_raw")]
+    assert len(set(paths)) == len(paths) and all(p.is_file() for p in paths)
+    for r, video in zip(results, ("real", "fake", "real", "fake"), strict=True):
+        frames = read_frames(videos[video], [f["frame_index"] for f in r.faces])
+        for row, frame in zip(r.faces, frames.frames, strict=True):
+            box = (row["x1"], row["y1"], row["x2"], row["y2"])
+            assert np.array_equal(read_png(tmp_path / row["crop_raw"]), make_crops(frame, box).raw)
+
+
+def test_decode_reasons_name_the_file_relative_to_its_dataset(videos, tmp_path):
+    """Reasons reach the catalog and the UI: the machine's folders stay out of them."""
+    folder = tmp_path / "dataset" / "sub dir"
+    folder.mkdir(parents=True)
+    junk = folder / "junk.mp4"
+    junk.write_bytes(b"\x00" * 4000)
+    gone = folder / "gone.mp4"
+    rel = "sub dir/junk.mp4"
+    out = tmp_path / "out"
+    results = [
+        process_real_video(junk, "junk", [0, 1], None, out, rel_path=rel),
+        process_orphan_fake(junk, "junk", [0, 1], None, out, rel_path=rel),
+        process_fake_video(junk, "junk", synthetic_original(), out, rel_path=rel),
+        run_job(  # how the faces asset calls it
+            VideoJob("junk", str(junk), "fake", original_video_id="real", rel_path=rel),
+            None,
+            out,
+            VideoFacesConfig(),
+            synthetic_original(),
+        ),
+    ]
+    for res in results:
+        assert res.reason is not None and "decode_error" in res.reason
+        assert rel in res.reason and str(tmp_path) not in res.reason, res.reason
+    # without a relative path a reason names the file alone, never its folder
+    for path in (junk, gone):
+        res = process_real_video(path, "x", [0, 1], None, out)
+        assert path.name in res.reason and str(tmp_path) not in res.reason, res.reason
+
+
 def test_result_round_trips_through_json():
     orig = synthetic_original()
     again = VideoFaces.from_dict(json.loads(json.dumps(orig.to_dict())))
@@ -228,7 +319,9 @@ def test_real_video_face_in_every_frame(videos, ensemble, tmp_path):
     assert main["frame_index"].to_list() == plan
     assert main["agreement"].min() >= 2 and not main["interpolated"].any()
     row = main.row(0, named=True)
-    assert row["crop_160"] == f"{tmp_path.name}/astro_real_1/000000_0_160.png"
+    folder = safe_video_dir("astro/real 1")
+    assert folder.startswith("astro_real_1-")
+    assert row["crop_160"] == f"{tmp_path.name}/{folder}/000000_0_160.png"
     assert read_png(tmp_path.parent / row["crop_299"]).shape == (299, 299, 3)
     w, h = row["x2"] - row["x1"], row["y2"] - row["y1"]
     raw = read_png(tmp_path.parent / row["crop_raw"])
@@ -265,7 +358,7 @@ def test_no_face_is_discarded_after_five_resamples(videos, ensemble, tmp_path):
     # 40 frames: +40 and +80 wrap onto the first try's frames, +60 and +100 onto the second's
     assert res.tries == 2 and not res.faces
     assert [a.get("skipped") is None for a in res.attempts] == [True, True] + [False] * 4
-    assert not (tmp_path / "empty").exists()
+    assert not (tmp_path / safe_video_dir("empty")).exists()
 
 
 class CountingEnsemble:
