@@ -456,7 +456,7 @@ def run_stage(data_dir: Path, stage: str) -> dict:
     result = dg.materialize(
         every,
         selection=selection,
-        resources={"data": DataDirResource(data_dir=str(data_dir))},
+        resources={**(defs.resources or {}), "data": DataDirResource(data_dir=str(data_dir))},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
