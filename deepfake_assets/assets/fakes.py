@@ -105,8 +105,7 @@ def fake_groups(
             lo = int(outcome.key)
             if not outcome.ok:
                 raise dg.Failure(
-                    f"SSIM of the batch of fake crops from {rows[lo][0]} on failed: "
-                    f"{outcome.error}"
+                    f"SSIM of the batch of fake crops from {rows[lo][0]} on failed: {outcome.error}"
                 )
             batches[lo] = outcome.value
             timings.append(([r[2] for r in rows[lo : lo + config.batch_size]], outcome.seconds))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -252,30 +253,68 @@ def match_donor(
     vector: np.ndarray, target: str, centroids: Centroids, params: DonorParams
 ) -> DonorMatch:
     """Which actor other than ``target`` the fake moved towards, and whether to believe it."""
+    return match_donors(np.asarray(vector)[None, :], [target], centroids, params)[0]
+
+
+MATCH_BATCH = 512  # fakes per matrix product: (actors x 512) floats in memory at a time
+
+
+def match_donors(
+    vectors: np.ndarray, targets: list[str], centroids: Centroids, params: DonorParams
+) -> list[DonorMatch]:
+    """:func:`match_donor` for many fakes at once, with two matrix products per batch.
+
+    The fake's mean ``m`` and every other centroid ``c`` lose their component along the
+    target ``t`` and the remainders are compared (cosine). With ``a = m.t`` and ``g = c.t``,
+    ``(c - g t).(m - a t) = c.m - 2 a g + a g |t|^2``, ``|c - g t|^2 = |c|^2 - 2 g^2 + g^2|t|^2``
+    (the same for ``m``), so only ``C m`` and ``C t`` are needed: one BLAS product over all
+    actors per batch of fakes instead of a Python pass over the actors per fake.
+    """
     index = centroids.index()
-    c = centroids.matrix
-    t = c[index[target]]
-    m = np.asarray(vector, dtype=np.float64)
-    m = m / max(float(np.linalg.norm(m)), 1e-12)
-    target_distance = float(np.sqrt(max(0.0, 2.0 - 2.0 * float(m @ t))))
-    others = [i for i, a in enumerate(centroids.ids) if a != target]
-    if not others:
-        return DonorMatch(None, target_distance, None, None, None, False)
-    away = m - float(m @ t) * t
-    away /= max(float(np.linalg.norm(away)), 1e-12)
-    rest = c[others] - np.outer(c[others] @ t, t)
-    rest /= np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
-    sims = rest @ away
-    order = np.argsort(-sims, kind="stable")
-    best = others[int(order[0])]
-    similarity = float(sims[order[0]])
-    runner_up = float(sims[order[1]]) if len(order) > 1 else 0.0
-    margin = similarity - runner_up
-    donor_distance = float(np.sqrt(max(0.0, 2.0 - 2.0 * float(m @ c[best]))))
-    accepted = target_distance >= params.min_target_shift and margin >= params.min_margin
-    return DonorMatch(
-        centroids.ids[best], target_distance, donor_distance, similarity, margin, accepted
-    )
+    c = np.asarray(centroids.matrix, dtype=np.float64)
+    norms2 = np.einsum("ij,ij->i", c, c) if len(c) else np.zeros(0)
+    out: list[DonorMatch] = []
+    for lo in range(0, len(targets), MATCH_BATCH):
+        m = np.asarray(vectors[lo : lo + MATCH_BATCH], dtype=np.float64)
+        m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+        t_idx = np.array([index[t] for t in targets[lo : lo + MATCH_BATCH]], dtype=np.int64)
+        dots = c @ m.T  # (actors, batch): c.m
+        cross = c @ c[t_idx].T  # (actors, batch): c.t
+        cols = np.arange(len(t_idx))
+        a = dots[t_idx, cols]  # m.t per fake
+        t2 = norms2[t_idx]
+        target_distance = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * a))
+        if len(c) < 2:
+            out += [DonorMatch(None, float(d), None, None, None, False) for d in target_distance]
+            continue
+        away = np.sqrt(np.maximum(1.0 - 2.0 * a * a + a * a * t2, 0.0))
+        rest = np.sqrt(np.maximum(norms2[:, None] - 2.0 * cross**2 + cross**2 * t2, 0.0))
+        sims = (dots - 2.0 * a * cross + a * cross * t2) / (
+            np.maximum(rest, 1e-12) * np.maximum(away, 1e-12)
+        )
+        sims[t_idx, cols] = -np.inf
+        best = np.argmax(sims, axis=0)
+        similarity = sims[best, cols]
+        if len(c) > 2:
+            sims[best, cols] = -np.inf
+            runner_up = sims.max(axis=0)
+        else:
+            runner_up = np.zeros(len(t_idx))
+        margin = similarity - runner_up
+        donor_distance = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * dots[best, cols]))
+        accepted = (target_distance >= params.min_target_shift) & (margin >= params.min_margin)
+        out += [
+            DonorMatch(
+                centroids.ids[int(best[k])],
+                float(target_distance[k]),
+                float(donor_distance[k]),
+                float(similarity[k]),
+                float(margin[k]),
+                bool(accepted[k]),
+            )
+            for k in range(len(t_idx))
+        ]
+    return out
 
 
 def _distance(vector: np.ndarray | None, actor: str | None, centroids: Centroids) -> float | None:
@@ -291,6 +330,21 @@ def _nearest(vector: np.ndarray, centroids: Centroids) -> str | None:
     if not centroids.ids:
         return None
     return centroids.ids[int(np.argmax(centroids.matrix @ np.asarray(vector, np.float32)))]
+
+
+class _Fake(NamedTuple):
+    """One fake with its target and track mean, before the face matches are computed."""
+
+    fake: dict
+    source: str
+    video: str
+    orphan: bool
+    own: dict
+    donor_hint: str | None
+    target: str
+    target_from: str
+    vector: np.ndarray | None
+    n_faces: int
 
 
 def fake_identities(
@@ -319,7 +373,7 @@ def fake_identities(
     by_video = {(r["source"], r["video_id"]): r for r in video_actors.to_dicts()}
     by_hint = hint_actors(video_actors)
     cent = centroids.index()
-    rows = []
+    prepared = []
     for fake in fakes.to_dicts():
         source, video = fake["source"], fake["video_id"]
         orphan = bool(fake.get("orphan_fake"))
@@ -342,12 +396,45 @@ def fake_identities(
         vector, n_faces = (
             means.get((source, video, int(track)), (None, 0)) if track is not None else (None, 0)
         )
-
+        prepared.append(
+            _Fake(
+                fake, source, video, orphan, own, donor_hint, target, target_from, vector, n_faces
+            )
+        )
+    # every face match any branch below may use, computed together (matrix products)
+    matchable = [i for i, p in enumerate(prepared) if p.vector is not None and p.target in cent]
+    matches = dict(
+        zip(
+            matchable,
+            match_donors(
+                np.stack([prepared[i].vector for i in matchable])
+                if matchable
+                else np.zeros((0, 1)),
+                [prepared[i].target for i in matchable],
+                centroids,
+                params,
+            ),
+            strict=True,
+        )
+    )
+    rows = []
+    for i, (
+        fake,
+        source,
+        video,
+        orphan,
+        own,
+        donor_hint,
+        target,
+        target_from,
+        vector,
+        n_faces,
+    ) in enumerate(prepared):
         donor, donor_source, candidate = None, DonorSource.NONE, None
         match: DonorMatch | None = None
         if not orphan and vector is not None and target in cent:
             # also where the dataset names the donor: the face match then checks the names
-            match = match_donor(vector, target, centroids, params)
+            match = matches[i]
             candidate = match.candidate
         if donor_hint:
             face_actor = own.get("actor_id") if orphan else None
@@ -363,7 +450,7 @@ def fake_identities(
             if match.accepted:
                 donor, donor_source = match.candidate, DonorSource.EMBEDDING
         elif orphan and vector is not None and target in cent:
-            match = match_donor(vector, target, centroids, params)  # a named target
+            match = matches[i]  # a named target
             candidate = match.candidate
             if match.accepted:
                 donor, donor_source = match.candidate, DonorSource.EMBEDDING

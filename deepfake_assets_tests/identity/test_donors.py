@@ -8,11 +8,13 @@ import pytest
 
 from deepfake_assets.identity.donors import (
     FAKE_IDENTITY_SCHEMA,
+    Centroids,
     DonorParams,
     DonorSource,
     actor_centroids,
     fake_identities,
     match_donor,
+    match_donors,
     pick_fake_faces,
     track_means,
 )
@@ -379,3 +381,45 @@ def test_adapter_names_reach_the_actors_they_name(tmp_path, people):
     assert orphan["donor_actor_id"] == actor_of["id0_0000"]
     # the orphan's face (id0's) was clustered by its donor's name, never merged with id1
     assert actor_of["id1_id0_0009"] == actor_of["id0_0000"] != actor_of["id1_0000"]
+
+
+def _reference_match(m, target, ids, c, params):
+    """The face match written out per fake, one pass over the other actors (as it was)."""
+    t = c[ids.index(target)]
+    m = m / np.linalg.norm(m)
+    others = [i for i, a in enumerate(ids) if a != target]
+    away = m - (m @ t) * t
+    away /= np.linalg.norm(away)
+    rest = c[others] - np.outer(c[others] @ t, t)
+    rest /= np.linalg.norm(rest, axis=1, keepdims=True)
+    sims = rest @ away
+    order = np.argsort(-sims, kind="stable")
+    margin = sims[order[0]] - sims[order[1]]
+    target_distance = np.sqrt(max(0.0, 2 - 2 * (m @ t)))
+    accepted = target_distance >= params.min_target_shift and margin >= params.min_margin
+    return ids[others[order[0]]], float(sims[order[0]]), float(margin), bool(accepted)
+
+
+def test_batched_matches_equal_the_match_fake_by_fake_across_batches() -> None:
+    """match_donors (matrix products per batch of fakes) gives what one pass per fake gives."""
+    rng = np.random.default_rng(3)
+    n_actors, n_fakes = 40, 1100  # more fakes than one batch
+    c = rng.normal(size=(n_actors, DIM))
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    ids = [f"actor_{i}" for i in range(n_actors)]
+    centroids = Centroids(tuple(ids), c.astype(np.float32))
+    targets = [ids[i] for i in rng.integers(0, n_actors, n_fakes)]
+    donors = rng.integers(0, n_actors, n_fakes)
+    mix = rng.uniform(0.2, 0.9, (n_fakes, 1))
+    vectors = (1 - mix) * c[[ids.index(t) for t in targets]] + mix * c[donors]
+    vectors += rng.normal(scale=0.05, size=vectors.shape)
+    batched = match_donors(vectors, targets, centroids, PARAMS)
+    assert len(batched) == n_fakes
+    c32 = c.astype(np.float32).astype(np.float64)
+    for got, m, target in zip(batched, vectors, targets, strict=True):
+        candidate, similarity, margin, accepted = _reference_match(m, target, ids, c32, PARAMS)
+        assert got.candidate == candidate
+        assert got.similarity == pytest.approx(similarity, abs=1e-6)
+        assert got.margin == pytest.approx(margin, abs=1e-6)
+        assert got.accepted == accepted or abs(margin - PARAMS.min_margin) < 1e-6
+    assert match_donor(vectors[0], targets[0], centroids, PARAMS) == batched[0]
