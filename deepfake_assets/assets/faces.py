@@ -193,6 +193,8 @@ FACE_VIDEOS_SCHEMA = {
     "role": pl.Utf8,
     "status": pl.Utf8,
     "reason": pl.Utf8,
+    "reason_code": pl.Utf8,  # faces.reasons.ReasonCode: why not ok (or orphan_fake)
+    "reason_detail": pl.Utf8,
     "tries": pl.Int64,
     # tries that stopped at a faceless first frame (seed001 probe_first_frame)
     "tries_stopped_early": pl.Int64,
@@ -234,8 +236,10 @@ def face_tables(
             "role": r.role,
             "status": r.status,
             "reason": r.reason,
+            "reason_code": r.reason_code,
+            "reason_detail": r.reason_detail,
             "tries": r.tries,
-            "tries_stopped_early": sum(1 for a in r.attempts if "examined" in a),
+            "tries_stopped_early": sum(1 for a in r.attempts if a.stopped_early),
             "num_frames": len(r.frame_indices),
             "num_faces": len(r.faces),
             "num_tracks": len({f["track"] for f in r.faces}),
@@ -326,8 +330,9 @@ def face_detections_and_crops(
     )
     # the layout of a staged result: bump it when VideoFaces gains a field or the crop paths
     # it names change, so that older staged results are recomputed instead of read with a
-    # field missing or pointing at crops of the old layout (3: one folder per video id)
-    staged_layout = 3
+    # field missing or pointing at crops of the old layout (3: one folder per video id;
+    # 4: typed attempts and reason codes)
+    staged_layout = 4
     settings = [
         asdict(ensemble_config),
         asdict(video_cfg) | {"relative_to": None},
@@ -411,13 +416,12 @@ def face_detections_and_crops(
     orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
     if orphans:
         context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
-    by_reason = face_videos.with_columns(
-        pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
-    )
     detections_meta = {
         "num_videos": face_videos.height,
         "by_status": md.counts(face_videos, "label", "status"),
-        "discarded_by_reason": md.counts(by_reason.filter(pl.col("status") != "ok"), "why"),
+        "discarded_by_reason": md.counts(
+            face_videos.filter(pl.col("status") != "ok"), "reason_code"
+        ),
         "num_faces": faces.height,
         "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
         "num_tries": int(face_videos["tries"].sum()) if face_videos.height else 0,

@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from deepfake_assets.faces.reasons import ReasonCode, reason_text
+
 Rule = Literal["seed001", "seed000"]
 
 
@@ -73,6 +75,8 @@ class TrackingResult:
     missing_frames: list[int] = field(default_factory=list)  # main track absent (seed001)
     dropped_frames: dict[int, str] = field(default_factory=dict)  # seed000 drops
     discarded_tracks: int = 0
+    reason_code: ReasonCode | None = None  # ``reason``'s cause, typed
+    reason_detail: str | None = None
 
     @property
     def faces(self) -> list[TrackedFace]:
@@ -169,7 +173,7 @@ def track_faces(
     n_frames = len(fidx)
 
     if n_frames == 0:
-        return TrackingResult([], [], False, False, "no_frames")
+        return TrackingResult([], [], False, False, "no_frames", reason_code=ReasonCode.NO_FRAMES)
 
     if rule == "seed000":
         return _seed000(fidx, parsed, max_jump, max_size_ratio, max_faces)
@@ -179,7 +183,14 @@ def track_faces(
     links = link([p[0] for p in parsed], max_jump, max_size_ratio)
     if not links:
         return TrackingResult(
-            fidx, [], False, True, "no_face", missing_frames=list(fidx), discarded_tracks=0
+            fidx,
+            [],
+            False,
+            True,
+            "no_face",
+            missing_frames=list(fidx),
+            discarded_tracks=0,
+            reason_code=ReasonCode.NO_FACE,
         )
 
     def rank_key(tr: dict[int, int]) -> tuple[float, float, float]:
@@ -197,17 +208,20 @@ def track_faces(
     main_frames = set(tracks[0].frame_indices)
     missing = [f for f in fidx if f not in main_frames]
     complete = not missing
-    reason = None
+    code, detail = None, None
     if not complete:
-        reason = f"incomplete_track: main face missing in {len(missing)} of {n_frames} frames"
+        code = ReasonCode.INCOMPLETE_TRACK
+        detail = f"main face missing in {len(missing)} of {n_frames} frames"
     return TrackingResult(
         frame_indices=fidx,
         tracks=tracks,
         complete=complete,
         needs_resample=not complete,
-        reason=reason,
+        reason=reason_text(code, detail),
         missing_frames=missing,
         discarded_tracks=len(links) - len(kept),
+        reason_code=code,
+        reason_detail=detail,
     )
 
 
@@ -278,17 +292,18 @@ def _seed000(
     tracks = [_build_track(tid, tr, fidx, parsed, False) for tid, tr in enumerate(links)]
     complete = len(dropped) < len(fidx)
     if complete:
-        reason = None
+        code = None
     elif all(r == "no_face" for r in dropped.values()):
-        reason = "no_face"
+        code = ReasonCode.NO_FACE
     else:
-        reason = "no_frame_with_one_or_two_faces"
+        code = ReasonCode.NO_FRAME_WITH_ONE_OR_TWO_FACES
     return TrackingResult(
         frame_indices=fidx,
         tracks=tracks,
         complete=complete,
         needs_resample=False,
-        reason=reason,
+        reason=reason_text(code, None),
         missing_frames=sorted(dropped),
         dropped_frames=dropped,
+        reason_code=code,
     )
