@@ -11,8 +11,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepfake_assets.registry import FORMATS, SAMPLING_STRATEGIES, RegistryError, SourceRegistry
+
+if TYPE_CHECKING:
+    from deepfake_assets.launch import RunOutcome
 
 DEFAULT_DAGSTER_HOME = "./dagster_home"
 DEMO_SOURCE = "demo"
@@ -35,10 +39,16 @@ def _ensure_dagster_home() -> Path:
 
 
 def _instance():
+    """The instance; runs of this machine whose process is gone are marked failed first."""
     import dagster as dg
 
+    from deepfake_assets.run_launcher import fail_dead_runs
+
     _ensure_dagster_home()
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id, why in fail_dead_runs(instance):
+        print(f"marked run {run_id} failed: {why}", file=sys.stderr)
+    return instance
 
 
 def _sync_partition(instance, name: str) -> None:
@@ -230,19 +240,17 @@ def load_run_config(path: Path | None) -> dict:
     return loaded
 
 
-def _config_for(job, run_config: dict) -> dict:
-    """The part of a run config that names ops of `job` (one file configures both jobs)."""
-    ops = run_config.get("ops", {})
-    names = {node.name for node in job.graph.node_defs}
-    loggers = run_config.get("loggers", {"console": {"config": {"log_level": "INFO"}}})
-    return {**run_config, "ops": {k: v for k, v in ops.items() if k in names}, "loggers": loggers}
-
-
 def materialize(
     names: list[str] | None = None, *, with_dataset: bool = True, run_config: dict | None = None
 ) -> int:
-    """Run the per-source job for each source, then the all-sources job; 0 when all is green."""
+    """Run the per-source job for each source, then the all-sources job; 0 when all is green.
+
+    The runs are launched through the code location (see `launch.py`), like runs from the UI.
+    """
+    from deepfake_assets import launch
     from deepfake_assets.definitions import defs
+    from deepfake_assets.jobs import DATASET_AFTER_TAG
+    from deepfake_assets.run_config import RunConfigError, validate
     from deepfake_assets.summary import print_summary
 
     registry = SourceRegistry()
@@ -252,28 +260,44 @@ def materialize(
         return 2
     for name in names:
         registry.get(name)
+    source_job = defs.resolve_job_def("ingest_source")
+    dataset_job = defs.resolve_job_def("build_dataset")
+    run_dataset = with_dataset and bool(dataset_job.asset_layer.executable_asset_keys)
+    try:
+        configs = validate(run_config or {}, [source_job, dataset_job])
+    except RunConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     instance = _instance()
     failures: list[str] = []
-    job = defs.resolve_job_def("ingest_source")
-    for name in names:
-        _sync_partition(instance, name)
-        print(f"== materialising source {name}", flush=True)
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=name,
-            raise_on_error=False,
-            run_config=_config_for(job, run_config or {}),
-        )
-        failures += _failures(result, f"source {name}")
-    dataset = defs.resolve_job_def("build_dataset")
-    if with_dataset and not failures and dataset.asset_layer.executable_asset_keys:
-        print("== materialising the dataset over all sources", flush=True)
-        result = dataset.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config=_config_for(dataset, run_config or {}),
-        )
-        failures += _failures(result, "dataset")
+    with launch.code_location(instance) as location:
+        for name in names:
+            _sync_partition(instance, name)
+            print(f"== materialising source {name}", flush=True)
+            tags = {"dagster/partition": name}
+            if run_dataset:  # this command runs the all-sources job itself: no sensor for it
+                tags[DATASET_AFTER_TAG] = "cli"
+            failures += _report(
+                launch.run_job(
+                    instance,
+                    location,
+                    source_job.name,
+                    f"source {name}",
+                    run_config=configs[source_job.name],
+                    tags=tags,
+                )
+            )
+        if run_dataset and not failures:
+            print("== materialising the dataset over all sources", flush=True)
+            failures += _report(
+                launch.run_job(
+                    instance,
+                    location,
+                    dataset_job.name,
+                    "dataset",
+                    run_config=configs[dataset_job.name],
+                )
+            )
     print_summary(names, with_export=not failures)
     print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (open it with `dagster dev`)")
     if failures:
@@ -283,31 +307,11 @@ def materialize(
     return 0
 
 
-def _failures(result, what: str) -> list[str]:
-    import dagster as dg
-
-    out = []
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            level = "ERROR" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "WARN"
-            line = (
-                f"{what}: check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
-            )
-            if level == "ERROR":
-                first = evaluation.metadata.get("first_offenders")
-                detail = f": {first.value}" if first is not None else ""
-                out.append(f"{line} failed{detail}")
-            else:
-                print(f"warning: {line} warns", file=sys.stderr)
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = error.message.strip().splitlines()[-1] if error else "failed"
-                out.append(f"{what}: step {event.step_key} failed: {message}")
-        if not out:
-            out.append(f"{what}: run {result.run_id} failed")
-    return out
+def _report(outcome: RunOutcome) -> list[str]:
+    """Print a run's warnings; its blocking failures."""
+    for line in outcome.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return outcome.failures
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:

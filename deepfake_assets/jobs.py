@@ -12,6 +12,10 @@ SCOPE_TAG = "deepfake_assets/scope"
 PER_SOURCE = {SCOPE_TAG: "per_source"}
 DATASET = {SCOPE_TAG: "dataset"}
 
+DATASET_AFTER_TAG = "deepfake_assets/dataset_after"
+"""`cli` on per-source runs that `deepfake-assets materialize` follows with `build_dataset`
+itself, so a running daemon's `dataset_after_ingest_sensor` does not request it a second time."""
+
 ingest_source_job = dg.define_asset_job(
     "ingest_source",
     selection=dg.AssetSelection.tag(SCOPE_TAG, "per_source"),

@@ -7,7 +7,7 @@ job is requested for it. A folder is only taken once nothing in it changed for
 ingested half-way. Folders it cannot recognise are named in the skip reason.
 
 `dataset_after_ingest_sensor` rebuilds the cross-dataset assets (dedup groups, actors, splits,
-export) after a per-source run succeeds.
+export) after a per-source run succeeds, unless the CLI that launched it runs them itself.
 """
 
 import os
@@ -17,13 +17,31 @@ from pathlib import Path
 import dagster as dg
 
 from deepfake_assets import config
-from deepfake_assets.jobs import dataset_job, ingest_source_job
+from deepfake_assets.jobs import DATASET_AFTER_TAG, dataset_job, ingest_source_job
 from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME, source_partitions
 from deepfake_assets.registry import RegistryError, SourceRegistry, slugify
 from deepfake_assets.sources import detect_format
 from deepfake_assets.sources.fingerprint import folder_fingerprint
 
 SETTLE_ENV = "DEEPFAKE_SOURCES_SETTLE_S"
+
+
+def _watch_default() -> tuple[dg.DefaultSensorStatus, str]:
+    """RUNNING when there is a folder to watch; else STOPPED, and the description says why.
+
+    Decided when the definitions load (the code server's environment), so a daemon without
+    DEEPFAKE_SOURCES_DIR does not tick every 30 s to say there is nothing to watch.
+    """
+    if config.sources_dir() is not None:
+        return dg.DefaultSensorStatus.RUNNING, ""
+    return dg.DefaultSensorStatus.STOPPED, (
+        " Stopped by default here: DEEPFAKE_SOURCES_DIR was not set when these definitions "
+        "loaded, so there is no folder to watch. Set it and restart the code location (or "
+        "`dagster dev`), or start the sensor in the UI once it is set."
+    )
+
+
+_WATCH_STATUS, _WATCH_NOTE = _watch_default()
 
 
 def _newest_mtime(folder: Path) -> float:
@@ -84,9 +102,9 @@ def scan_sources_dir(
 @dg.sensor(
     job=ingest_source_job,
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=_WATCH_STATUS,
     description="Registers each new recognisable folder in $DEEPFAKE_SOURCES_DIR as a source "
-    "dataset partition and requests its materialisation.",
+    "dataset partition and requests its materialisation." + _WATCH_NOTE,
 )
 def new_source_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     root = config.sources_dir()
@@ -132,7 +150,15 @@ def new_source_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After a source dataset is ingested, rebuilds the assets over all sources.",
 )
-def dataset_after_ingest_sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+def dataset_after_ingest_sensor(
+    context: dg.RunStatusSensorContext,
+) -> dg.RunRequest | dg.SkipReason:
+    run = context.dagster_run
+    if run.tags.get(DATASET_AFTER_TAG) == "cli":
+        return dg.SkipReason(
+            f"run {run.run_id} was started by `deepfake-assets materialize`, which runs "
+            "build_dataset itself"
+        )
     return dg.RunRequest(
         run_key=f"after:{context.dagster_run.run_id}",
         tags={"deepfake_assets/trigger": "dataset_after_ingest_sensor"},

@@ -56,11 +56,27 @@ def test_materialize_records_hostile_entries_and_exits_zero(data_env, dfdc_folde
     real = videos.filter(pl.col("video_id") == "real").row(0, named=True)
     assert (real["width"], real["height"], real["frame_count"]) == (160, 160, 12)
 
-    # The run is in the Dagster instance, so the UI shows it.
+    # The run is in the Dagster instance, launched from the code location like a UI run, so
+    # the UI's job pages, run-status sensors and re-execution know it.
     import dagster as dg
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
-    runs = dg.DagsterInstance.get().get_runs()
-    assert [r.tags.get("dagster/partition") for r in runs] == ["tiny"]
+    instance = dg.DagsterInstance.get()
+    (run,) = instance.get_runs()
+    assert run.tags.get("dagster/partition") == "tiny"
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    origin = run.remote_job_origin
+    assert origin is not None and run.job_code_origin is not None
+    assert (origin.location_name, origin.job_name) == ("deepfake_assets", "ingest_source")
+    assert origin.repository_origin.repository_name == "__repository__"
+    assert (
+        run.job_code_origin.repository_origin.code_pointer.module == "deepfake_assets.definitions"
+    )
+    # what the UI's Jobs page asks the instance for
+    label = "__repository__@deepfake_assets"
+    ui_query = dg.RunsFilter(job_name="ingest_source", tags={REPOSITORY_LABEL_TAG: label})
+    assert [r.run_id for r in instance.get_runs(ui_query)] == [run.run_id]
+    assert "videos - tiny: 5 videos listed by the dfdc adapter" in out  # its event log, streamed
 
     # Re-materialising replaces rows instead of duplicating them.
     assert cli.main(["materialize", "--source", "tiny", "--sources-only"]) == 0
