@@ -159,25 +159,6 @@ def duplicate_groups(
     )
 
 
-def kept_faces(catalog) -> pl.DataFrame:
-    """The `faces` rows later assets use: every face unless dropped as a duplicate.
-
-    A face is dropped when its crop is a duplicate, or its frame is (a static frame).
-    """
-    faces = catalog.read("faces")
-    decisions = catalog.read("duplicates")
-    if faces.is_empty() or decisions.is_empty():
-        return faces
-    dropped = decisions.filter(pl.col("is_duplicate") & pl.col("dropped"))
-    dropped_faces = dropped.filter(pl.col("kind") == "face").select("face_id")
-    dropped_frames = dropped.filter(pl.col("kind") == "frame").select(
-        "source", "video_id", "frame_index"
-    )
-    return faces.join(dropped_faces, on="face_id", how="anti").join(
-        dropped_frames, on=["source", "video_id", "frame_index"], how="anti"
-    )
-
-
 class EmbeddingConfig(dg.Config):
     """Identity model: `auto` uses facenet (vggface2) when its weights load, else dlib.
     `fake_faces_per_track`: crops of each fake track embedded for donor matching (0: none)."""
