@@ -3,7 +3,7 @@
 Pure numpy; detections are anything with ``.box`` (x1, y1, x2, y2) and ``.score`` (the
 ensemble's ``Detection``), or plain ``(n, 4)`` box arrays.
 
-Seed 001's rules (``rule="seed001"``, the default):
+The ``complete_tracks`` rule (the default; seed 001's preparation, old name ``seed001``):
 
 * Boxes are linked frame to frame (sampled frames, in order) by nearest neighbour of their
   centres: a detection continues a track only if its centre lies within ``max_jump`` times
@@ -20,10 +20,11 @@ Seed 001's rules (``rule="seed001"``, the default):
   interpolated) in every sampled frame; otherwise ``needs_resample`` is set, and the caller
   tries again with shifted frames.
 
-Seed 000's rule (``rule="seed000"``): frames where the detector finds no face or more than
-``max_faces`` (2) faces are dropped; the faces in the other frames are all kept, with track
-ids from the same linking but without interpolation or the half-of-frames rule. It never asks
-for resampling; it is ``complete`` when at least one frame survives.
+The ``per_frame_faces`` rule (seed 000's preparation, old name ``seed000``): frames where
+the detector finds no face or more than ``max_faces`` (2) faces are dropped; the faces in the
+other frames are all kept, with track ids from the same linking but without interpolation or
+the half-of-frames rule. It never asks for resampling; it is ``complete`` when at least one
+frame survives.
 """
 
 from __future__ import annotations
@@ -36,7 +37,19 @@ import numpy as np
 
 from deepfake_assets.faces.reasons import ReasonCode, reason_text
 
-Rule = Literal["seed001", "seed000"]
+Rule = Literal["complete_tracks", "per_frame_faces"]
+RULES: tuple[Rule, ...] = ("complete_tracks", "per_frame_faces")
+# the names the rules had first, after the two published preparations; still accepted
+RULE_ALIASES: dict[str, Rule] = {"seed001": "complete_tracks", "seed000": "per_frame_faces"}
+
+
+def resolve_rule(name: str) -> Rule:
+    """The rule a name means (an old alias gives its new name); ``ValueError`` otherwise."""
+    rule = RULE_ALIASES.get(name, name)
+    if rule not in RULES:
+        known = ", ".join([*RULES, *RULE_ALIASES])
+        raise ValueError(f"unknown tracking rule {name!r}; choose one of {known}")
+    return rule  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,8 @@ class TrackingResult:
     complete: bool
     needs_resample: bool
     reason: str | None  # None when complete; "no_face", "incomplete_track: ...", ...
-    missing_frames: list[int] = field(default_factory=list)  # main track absent (seed001)
-    dropped_frames: dict[int, str] = field(default_factory=dict)  # seed000 drops
+    missing_frames: list[int] = field(default_factory=list)  # main track absent (complete_tracks)
+    dropped_frames: dict[int, str] = field(default_factory=dict)  # per_frame_faces drops
     discarded_tracks: int = 0
     reason_code: ReasonCode | None = None  # ``reason``'s cause, typed
     reason_detail: str | None = None
@@ -152,7 +165,7 @@ def track_faces(
     frame_indices: Sequence[int],
     detections: Sequence[Any],
     *,
-    rule: Rule = "seed001",
+    rule: Rule | str = "complete_tracks",
     max_jump: float = 1.0,
     max_size_ratio: float = 2.0,
     min_track_fraction: float = 0.5,
@@ -175,10 +188,8 @@ def track_faces(
     if n_frames == 0:
         return TrackingResult([], [], False, False, "no_frames", reason_code=ReasonCode.NO_FRAMES)
 
-    if rule == "seed000":
-        return _seed000(fidx, parsed, max_jump, max_size_ratio, max_faces)
-    if rule != "seed001":
-        raise ValueError(f"unknown tracking rule {rule!r}")
+    if resolve_rule(rule) == "per_frame_faces":
+        return _per_frame_faces(fidx, parsed, max_jump, max_size_ratio, max_faces)
 
     links = link([p[0] for p in parsed], max_jump, max_size_ratio)
     if not links:
@@ -269,7 +280,7 @@ def _build_track(
     return Track(track=tid, faces=faces, detected=detected, mean_score=mean_score)
 
 
-def _seed000(
+def _per_frame_faces(
     fidx: list[int],
     parsed: list[tuple[np.ndarray, np.ndarray, list[Any]]],
     max_jump: float,

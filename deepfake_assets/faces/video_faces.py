@@ -55,7 +55,13 @@ import polars as pl
 from deepfake_assets.faces.crops import CropError, CropSpec, make_crops, scale_box
 from deepfake_assets.faces.reasons import ReasonCode, reason_text
 from deepfake_assets.faces.sampling import shift_indices
-from deepfake_assets.faces.tracking import Rule, TrackedFace, TrackingResult, track_faces
+from deepfake_assets.faces.tracking import (
+    Rule,
+    TrackedFace,
+    TrackingResult,
+    resolve_rule,
+    track_faces,
+)
 from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
 from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError, read_frames
 from deepfake_assets.media.images import write_png_atomic
@@ -98,12 +104,12 @@ class VideoFacesConfig:
 
     resample_offset: int = 20
     max_resamples: int = 5
-    rule: Rule = "seed001"
-    # seed001: detect a try's first frame alone first; with no face there the try can never be
-    # complete (a first frame has no neighbour to interpolate from), so the rest of the try is
-    # neither decoded nor detected and the next try starts. Same status, frames and faces, far
-    # less work on faceless videos; a discarded video's reason reads ``no_face`` when no frame
-    # examined had one (faces only in skipped frames would otherwise have made it
+    rule: Rule = "complete_tracks"  # or per_frame_faces; the old seed001/seed000 are aliases
+    # complete_tracks: detect a try's first frame alone first; with no face there the try can
+    # never be complete (a first frame has no neighbour to interpolate from), so the rest of
+    # the try is neither decoded nor detected and the next try starts. Same status, frames and
+    # faces, far less work on faceless videos; a discarded video's reason reads ``no_face`` when
+    # no frame examined had one (faces only in skipped frames would otherwise have made it
     # ``incomplete_track_after_5_resamples``). False: every planned frame of every try is
     # examined.
     probe_first_frame: bool = True
@@ -111,13 +117,16 @@ class VideoFacesConfig:
     max_size_ratio: float = 2.0
     min_track_fraction: float = 0.5
     max_tracks: int = 3
-    max_faces: int = 2  # seed000 rule only
+    max_faces: int = 2  # per_frame_faces rule only
     min_frames: int = 1  # fewer decoded frames than this: discarded too_few_frames
     crops: CropSpec = field(default_factory=CropSpec)
     write_crops: bool = True
     relative_to: Path | None = None  # crop paths in rows are relative to this (default out_dir)
     png_compression: int = 3
     aspect_tolerance: float = 0.02  # a fake at another size but this aspect gets scaled boxes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", resolve_rule(self.rule))
 
 
 @dataclass
@@ -363,7 +372,7 @@ def _detect_video(
     if not base:
         res.because(ReasonCode.TOO_FEW_FRAMES, "empty plan")
         return res
-    max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "seed001" else 0)
+    max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "complete_tracks" else 0)
     with FrameReader(path) as reader:  # one packet scan for all tries
         return _try_plans(reader, res, base, max_tries, video_id, ensemble, out_dir, cfg)
 
@@ -419,7 +428,7 @@ def _try_plans(
 ) -> VideoFaces:
     any_face = False
     # min_frames > 1 wants every try's decode count checked before detection: no probe then
-    probe = cfg.probe_first_frame and cfg.rule == "seed001" and cfg.min_frames <= 1
+    probe = cfg.probe_first_frame and cfg.rule == "complete_tracks" and cfg.min_frames <= 1
     tried: set[tuple[int, ...]] = set()
     for k in range(max_tries):
         offset = k * cfg.resample_offset
