@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deepfake_assets import config
 from deepfake_assets.registry import FORMATS, SAMPLING_STRATEGIES, RegistryError, SourceRegistry
 
 if TYPE_CHECKING:
@@ -350,6 +351,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return materialize([DEMO_SOURCE])
 
 
+def cmd_browse(args: argparse.Namespace) -> int:
+    """Open the export in FiftyOne (the optional `[fiftyone]` extra)."""
+    from deepfake_assets.catalog import Catalog
+    from deepfake_assets.export.fiftyone_browse import FiftyOneUnavailable, browse
+
+    data_dir = config.data_dir()
+    export = Path(args.export) if args.export else data_dir / "export"
+    if not (export / "info.parquet").is_file():
+        print(f"error: no export at {export}: run `deepfake-assets materialize`", file=sys.stderr)
+        return 2
+    catalog = Catalog(data_dir) if (data_dir / "catalog").is_dir() else None
+    try:
+        browse(export, catalog, port=args.port, wait=not args.no_wait)
+    except FiftyOneUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepfake-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -401,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-materialize", action="store_true", help="only write the dataset")
     demo.set_defaults(func=cmd_demo)
+
+    br = sub.add_parser("browse", help="open the export in the FiftyOne App (extra [fiftyone])")
+    br.add_argument("--export", help="the export folder (default $DEEPFAKE_DATA_DIR/export)")
+    br.add_argument("--port", type=int, default=5151)
+    br.add_argument("--no-wait", action="store_true", help="return once the App is up")
+    br.set_defaults(func=cmd_browse)
     return parser
 
 

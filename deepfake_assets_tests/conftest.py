@@ -88,3 +88,29 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory):
     except DemoSourceMissingError as exc:
         pytest.fail(f"the demo's face photos are not installed: {exc}")
     return summary, messages
+
+
+@pytest.fixture(scope="session")
+def demo_graph(demo_build, tmp_path_factory):
+    """The demo registered and materialised through the CLI, once per session: every test
+    that reads the catalog or the export of a whole-graph run shares this one."""
+    import json
+
+    from deepfake_assets import cli
+    from deepfake_assets.catalog import Catalog
+
+    summary, _ = demo_build
+    root = tmp_path_factory.mktemp("graph")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEEPFAKE_DATA_DIR", str(root / "data"))
+        mp.setenv("DAGSTER_HOME", str(root / "home"))
+        (root / "home").mkdir()
+        (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        added = cli.main(
+            ["sources", "add", "demo", str(summary.dest), "--format", "dfdc"]
+            + ["--sampling", "balanced"]
+        )
+        assert added == 0
+        rc = cli.main(["materialize"])
+        truth = json.loads(summary.truth_path.read_text())
+        yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}

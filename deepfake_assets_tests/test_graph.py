@@ -12,7 +12,6 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from deepfake_assets import cli
-from deepfake_assets.catalog import Catalog
 from deepfake_assets.export.info import INFO_COLUMNS
 from deepfake_assets.splits import validation
 
@@ -20,33 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def graph(demo_build, tmp_path_factory):
-    """The demo registered and materialised through the CLI, once for this module."""
-    summary, _ = demo_build
-    root = tmp_path_factory.mktemp("graph")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DEEPFAKE_DATA_DIR", str(root / "data"))
-        mp.setenv("DAGSTER_HOME", str(root / "home"))
-        (root / "home").mkdir()
-        (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        assert (
-            cli.main(
-                [
-                    "sources",
-                    "add",
-                    "demo",
-                    str(summary.dest),
-                    "--format",
-                    "dfdc",
-                    "--sampling",
-                    "balanced",
-                ]
-            )
-            == 0
-        )
-        rc = cli.main(["materialize"])
-        truth = json.loads(summary.truth_path.read_text())
-        yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}
+def graph(demo_graph):
+    """The session's whole-graph run of the demo (conftest.py), shared with the export tests."""
+    return demo_graph
 
 
 def test_materialize_succeeds_with_every_blocking_check_green(graph):
@@ -207,7 +182,7 @@ def test_export_is_self_contained(graph):
     assert info.height == graph["catalog"].read("splits").height
     for rel in info["path"].to_list() + info["mask_path"].drop_nulls().to_list():
         assert not Path(rel).is_absolute() and (export / rel).is_file()
-    bench = json.loads((export / "deepfakebench.json").read_text())
+    bench = json.loads((export / "deepfakebench/dataset_json/deepfake_assets.json").read_text())
     assert set(bench["deepfake_assets"]) == {"demo_real", "demo_fake"}
     card = (export / "DATA_CARD.md").read_text()
     assert "| demo | train |" in card

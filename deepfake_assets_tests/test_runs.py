@@ -129,7 +129,8 @@ def _write(tmp_path: Path, text: str) -> Path:
             "ops:\n  fold_splits: {config: {sed: 3}}\n",
             [
                 "unknown key 'sed' in ops.fold_splits.config (did you mean 'seed'?)",
-                "valid keys: level_1, n_folds, pin_official_splits, seed, test, train, val",
+                "valid keys: donors, level_1, n_folds, pin_official_splits, search_restarts, seed, "
+                "test, train, val",
             ],
         ),
         (

@@ -1,10 +1,13 @@
-"""The exported dataset: info.csv / Parquet, DeepfakeBench JSON and a data card.
+"""The exported dataset: info.csv / Parquet, a data card, and the consumers' formats.
 
 The export folder is self-contained: crops and masks are hard-linked into it (copied where the
-filesystem cannot link), and every path in `info.csv` is relative to the folder.
+filesystem cannot link), and every path in `info.csv` is relative to the folder. Each consumer
+format lives in its own core module (export/deepfakebench.py, hf.py, webdataset.py,
+video_subset.py); this asset only chooses them from `ExportConfig.formats`.
 """
 
-import json
+from __future__ import annotations
+
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -15,14 +18,18 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.export.data_card import counts_figure, data_card
+from deepfake_assets.export.deepfakebench import DeepfakeBenchOptions, write_deepfakebench
+from deepfake_assets.export.funnel import funnel_table
+from deepfake_assets.export.hf import write_imagefolder
 from deepfake_assets.export.info import (
     NO_CROP,
     NOT_REGISTERED,
-    deepfakebench_json,
     info_csv,
     info_table,
     unresolved_rows,
 )
+from deepfake_assets.export.video_subset import write_video_subset
+from deepfake_assets.export.webdataset import write_shards
 from deepfake_assets.jobs import DATASET
 from deepfake_assets.media.images import ImageIOError, read_png
 from deepfake_assets.resources import DataDirResource
@@ -60,8 +67,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _build(context: dg.AssetExecutionContext, info: pl.DataFrame, data_dir: Path, building: Path):
-    """Images, tables, JSON and data card into `building`; returns the data card's text."""
+def _build(
+    context: dg.AssetExecutionContext,
+    config: ExportConfig,
+    catalog,
+    info: pl.DataFrame,
+    data_dir: Path,
+    building: Path,
+) -> tuple[str, dict, pl.DataFrame]:
+    """Images, tables, consumer formats and data card into `building`: (data card, format
+    metadata, funnel)."""
     # each file once: a path listed twice (a crop shared by two rows) must not fail the link
     rels = sorted(
         {rel for c in ("path", "path_299", "path_raw", "mask_path") for rel in info[c].drop_nulls()}
@@ -72,14 +87,42 @@ def _build(context: dg.AssetExecutionContext, info: pl.DataFrame, data_dir: Path
     # spreadsheet formulas neutralised in the CSV only; Parquet and JSON keep the true values
     (building / "info.csv").write_text(info_csv(info), encoding="utf-8")
     info.write_parquet(building / "info.parquet")
-    (building / "deepfakebench.json").write_text(
-        json.dumps(deepfakebench_json(info, "deepfake_assets"))
+    formats, files = _write_formats(context, config, catalog, info, building)
+    funnel = funnel_table(
+        catalog.read("videos"),
+        catalog.read("face_videos"),
+        catalog.read("faces"),
+        catalog.read("duplicates"),
+        catalog.read("splits"),
+        info,
     )
+    funnel.write_csv(building / "funnel.csv")
     figure_name = "data_card_counts.png"
     counts_figure(info).savefig(building / figure_name, dpi=90, bbox_inches="tight")
-    card = data_card(info, figure_name)
+    card = data_card(info, figure_name, funnel=funnel, files=files)
     (building / "DATA_CARD.md").write_text(card)
-    return card
+    return card, formats, funnel
+
+
+FORMATS = ("deepfakebench", "hf", "webdataset", "test_videos")
+IMAGE_COLUMNS = {"160": "path", "299": "path_299", "raw": "path_raw"}
+
+
+class ExportConfig(dg.Config):
+    """Which consumer formats to write beside info.csv, and their options (README "Export")."""
+
+    formats: list[str] = list(FORMATS)
+    # DeepfakeBench: <name>.json / <name>_val.json, ./datasets/<name>/... paths
+    deepfakebench_name: str = "deepfake_assets"
+    deepfakebench_per_method_labels: bool = False
+    deepfakebench_landmarks: bool = True
+    deepfakebench_resolution: int = 256
+    # the crop the Hugging Face folder and the WebDataset shards carry: 160, 299 or raw
+    image: str = "299"
+    webdataset_shard_size: int = 10_000
+    webdataset_seed: int = 0
+    test_videos_max_gb: float = 5.0
+    test_videos_max_count: int = 10_000
 
 
 @dg.asset(
@@ -95,7 +138,15 @@ def _build(context: dg.AssetExecutionContext, info: pl.DataFrame, data_dir: Path
         "themselves, a DeepfakeBench-compatible JSON and a data card (DATA_CARD.md)."
     ),
 )
-def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
+def exported_dataset(
+    context: dg.AssetExecutionContext, config: ExportConfig, data: DataDirResource
+):
+    unknown = sorted(set(config.formats) - set(FORMATS))
+    if unknown or config.image not in IMAGE_COLUMNS:
+        raise dg.Failure(
+            f"export config: unknown formats {unknown} (known: {list(FORMATS)}) or image "
+            f"{config.image!r} (known: {list(IMAGE_COLUMNS)})"
+        )
     catalog = data.catalog()
     data_dir = data.path()
     out = data_dir / "export"
@@ -112,7 +163,7 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     try:
-        card = _build(context, info, data_dir, building)
+        card, formats, funnel = _build(context, config, catalog, info, data_dir, building)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
@@ -131,9 +182,77 @@ def exported_dataset(context: dg.AssetExecutionContext, data: DataDirResource):
             "by_split": md.counts(info, "split"),
             "by_label": md.counts(info, "label"),
             "counts": md.table(summary, limit=100),
+            "funnel": md.table(funnel, limit=200),
+            **formats,
             "data_card": dg.MetadataValue.md(card.split("![", 1)[0]),
         }
     )
+
+
+def _write_formats(context, config: ExportConfig, catalog, info: pl.DataFrame, out: Path):
+    """Each chosen consumer format into `out`: (metadata entries, data card file lines)."""
+    meta: dict = {"formats": ", ".join(config.formats) or "none"}
+    files: list[str] = []
+    image = IMAGE_COLUMNS[config.image]
+    if "deepfakebench" in config.formats:
+        options = DeepfakeBenchOptions(
+            name=config.deepfakebench_name,
+            per_method_labels=config.deepfakebench_per_method_labels,
+            landmarks=config.deepfakebench_landmarks,
+            resolution=config.deepfakebench_resolution,
+        )
+        try:
+            bench = write_deepfakebench(info, out, options, _link)
+        except ValueError as exc:
+            raise dg.Failure(f"DeepfakeBench export: {exc}") from exc
+        context.log.info(
+            f"DeepfakeBench: {bench.entries} entries, landmarks from {bench.landmark_box_sources}"
+        )
+        meta["deepfakebench_entries"] = dg.MetadataValue.json(bench.entries)
+        meta["deepfakebench_landmark_boxes"] = dg.MetadataValue.json(bench.landmark_box_sources)
+        meta["deepfakebench_landmarks_clamped"] = bench.landmarks_clamped
+        meta["deepfakebench_fakes_without_mask"] = bench.fakes_without_mask
+        if bench.landmark_failures:
+            context.log.warning(
+                f"{len(bench.landmark_failures)} crops without landmarks: "
+                + "; ".join(bench.landmark_failures[:5])
+            )
+        files.append(
+            f"- `deepfakebench/`: `{options.name}/` (frames, masks, landmarks) for "
+            f"DeepfakeBench's `datasets/`, `dataset_json/{options.name}.json` and "
+            f"`{options.name}_val.json` (its `test` slot is val), `label_dict.yaml`."
+        )
+    if "hf" in config.formats:
+        hf = write_imagefolder(info, out, _link, image)
+        meta["hf_rows"] = dg.MetadataValue.json(hf.rows)
+        files.append("- `hf/<split>/`: a Hugging Face `imagefolder` (images + `metadata.parquet`).")
+    if "webdataset" in config.formats:
+        wds = write_shards(info, out, config.webdataset_shard_size, config.webdataset_seed, image)
+        meta["webdataset_shards"] = dg.MetadataValue.json(
+            {k: len(v) for k, v in wds.shards.items()}
+        )
+        files.append("- `wds/<split>/*.tar`, `wds/<split>.txt`: WebDataset shards and lists.")
+    if "test_videos" in config.formats:
+        subset = write_video_subset(
+            info,
+            catalog.read("videos"),
+            out,
+            max_bytes=int(config.test_videos_max_gb * 2**30),
+            max_videos=config.test_videos_max_count,
+        )
+        meta["test_videos"] = subset.videos
+        meta["test_videos_left_out"] = subset.left_out
+        if subset.missing:
+            context.log.warning(
+                f"{len(subset.missing)} test videos gone from disk: "
+                + "; ".join(subset.missing[:5])
+            )
+        files.append(
+            f"- `test_videos/`, `test_videos.csv`: {subset.videos} whole test-split videos "
+            f"(linked; {subset.left_out} over the size cap left out)."
+        )
+    files.append("- `funnel.csv`: the funnel above.")
+    return meta, files
 
 
 def refuse_stale_splits(info: pl.DataFrame, registered: frozenset[str] | None) -> None:

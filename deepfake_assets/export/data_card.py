@@ -37,8 +37,14 @@ def _markdown_table(df: pl.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def data_card(info: pl.DataFrame, figure_name: str | None = None) -> str:
-    """Markdown summary of the exported dataset."""
+def data_card(
+    info: pl.DataFrame,
+    figure_name: str | None = None,
+    funnel: pl.DataFrame | None = None,
+    files: list[str] | None = None,
+) -> str:
+    """Markdown summary of the exported dataset; ``funnel`` (export/funnel.py) first, since it
+    is what a reviewer asks first; ``files`` adds lines to the Files section."""
     total = info.height
     counts = (
         info.group_by("source", "split", "label")
@@ -75,6 +81,18 @@ def data_card(info: pl.DataFrame, figure_name: str | None = None) -> str:
         f"{info['actor_id'].n_unique()} actors, {info['source'].n_unique()} source datasets. "
         "Every actor is in exactly one split; every fake is in its original's split.",
         "",
+        *(
+            [
+                "## Funnel: what each stage kept, per source",
+                "Videos up to `faces found`, face images from there on; `lost` counts what the "
+                "step removed (videos for the first three steps, faces after).",
+                "",
+                _markdown_table(funnel.with_columns(pl.all().cast(pl.Utf8)).fill_null("")),
+                "",
+            ]
+            if funnel is not None and funnel.height
+            else []
+        ),
         "## Splits",
         _markdown_table(splits.select("split", "images", "actors", "share")),
         "",
@@ -89,8 +107,8 @@ def data_card(info: pl.DataFrame, figure_name: str | None = None) -> str:
         "",
         "## Files",
         "- `info.csv`, `info.parquet`: one row per image; paths relative to this folder.",
-        "- `deepfakebench.json`: DeepfakeBench dataset JSON (labels `<source>_real|fake`).",
         "- `faces/<source>/<video>/<frame>_<track>_{160,299,raw}.png`, `masks/...`: the images.",
+        *(files or []),
     ]
     if figure_name:
         lines += ["", f"![images per split and label]({figure_name})"]

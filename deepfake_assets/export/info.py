@@ -1,4 +1,4 @@
-"""`info.csv`: one row per kept face image, and the DeepfakeBench JSON built from it."""
+"""`info.csv`: one row per kept face image (consumer formats: deepfakebench.py, hf.py, ...)."""
 
 from __future__ import annotations
 
@@ -92,27 +92,6 @@ def info_table(catalog) -> pl.DataFrame:
         .select(INFO_COLUMNS)
         .sort("source", "video_id", "frame_index", "track")
     )
-
-
-def deepfakebench_json(info: pl.DataFrame, dataset_name: str) -> dict:
-    """DeepfakeBench's dataset JSON: {dataset: {label_name: {split: {video: {label, frames}}}}}.
-
-    Label names are `<source>_real` / `<source>_fake`; map them to 0 / 1 in DeepfakeBench's
-    `label_dict`. Frames are the 299x299 crops (DeepfakeBench resizes to its own input size).
-    """
-    tree: dict = {}
-    grouped = (
-        info.with_columns(
-            (pl.col("source") + "_" + pl.col("label").str.to_lowercase()).alias("label_name")
-        )
-        .sort("frame_index")
-        .group_by("label_name", "split", "video_id", maintain_order=True)
-        .agg(pl.col("path_299").alias("frames"))
-    )
-    for row in grouped.iter_rows(named=True):
-        videos = tree.setdefault(row["label_name"], {}).setdefault(row["split"], {})
-        videos[row["video_id"]] = {"label": row["label_name"], "frames": row["frames"]}
-    return {dataset_name: tree}
 
 
 FILE_COLUMNS = ("path", "path_299", "path_raw", "mask_path")

@@ -1,0 +1,111 @@
+"""The data card's funnel: what each stage kept, per source, and why the rest was lost.
+
+videos listed -> probed ok -> with faces found -> faces deduplicated -> balanced and split ->
+exported. The first three steps count videos (and, from "faces found" on, face images); the
+later ones count face images. Every loss is named by the catalog's own status / reason columns.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+FUNNEL_SCHEMA = {
+    "source": pl.Utf8,
+    "step": pl.Utf8,
+    "videos": pl.Int64,
+    "faces": pl.Int64,
+    "lost": pl.Int64,
+    "why": pl.Utf8,
+}
+STEPS = ("listed", "probed ok", "faces found", "deduplicated", "balanced + split", "exported")
+
+
+def _reasons(df: pl.DataFrame, column: str) -> str:
+    if df.is_empty():
+        return ""
+    counts = (
+        df.with_columns(pl.col(column).fill_null("no reason").str.slice(0, 40))
+        .group_by(column)
+        .len()
+        .sort("len", column, descending=[True, False])
+    )
+    return ", ".join(f"{n} {why}" for why, n in counts.iter_rows())
+
+
+def _for(df: pl.DataFrame, source: str) -> pl.DataFrame:
+    return df.filter(pl.col("source") == source) if "source" in df.columns else df.head(0)
+
+
+def _not_duplicate(faces: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
+    """Faces the dedup stage kept (the same rule as the identity asset's ``kept_faces``)."""
+    if faces.is_empty() or duplicates.is_empty():
+        return faces
+    dropped = duplicates.filter(pl.col("is_duplicate") & pl.col("dropped"))
+    by_face = dropped.filter(pl.col("kind") == "face").select("face_id")
+    by_frame = dropped.filter(pl.col("kind") == "frame").select("source", "video_id", "frame_index")
+    return faces.join(by_face, on="face_id", how="anti").join(
+        by_frame, on=["source", "video_id", "frame_index"], how="anti"
+    )
+
+
+def funnel_table(
+    videos: pl.DataFrame,
+    face_videos: pl.DataFrame,
+    faces: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    splits: pl.DataFrame,
+    info: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per source x step: videos and faces left after it, how many lost and why."""
+    rows = []
+    sources = sorted(set(videos["source"].to_list()) | set(info["source"].to_list()))
+    for src in sources:
+        v = _for(videos, src)
+        ok = v.filter(pl.col("status") == "ok")
+        fv = _for(face_videos, src)
+        with_faces = fv.filter(pl.col("status") == "ok")
+        f = _for(faces, src)
+        kept = _not_duplicate(f, _for(duplicates, src))
+        s = _for(splits, src)
+        e = _for(info, src)
+        bad_probe = v.filter(pl.col("status") != "ok")
+        no_faces = fv.filter(pl.col("status") != "ok")
+        # videos probed ok that never reached the face stage (e.g. a run still pending)
+        unseen = ok.height - fv.height
+        face_why = _reasons(no_faces, "reason")
+        if unseen > 0:
+            face_why = ", ".join(x for x in (face_why, f"{unseen} not processed") if x)
+        dedup_lost = f.height - kept.height
+        split_lost = kept.height - s.height
+        rows += [
+            (src, STEPS[0], v.height, None, 0, ""),
+            (src, STEPS[1], ok.height, None, bad_probe.height, _reasons(bad_probe, "status")),
+            (src, STEPS[2], with_faces.height, f.height, ok.height - with_faces.height, face_why),
+            (
+                src,
+                STEPS[3],
+                kept.select("video_id").n_unique() if kept.height else 0,
+                kept.height,
+                dedup_lost,
+                f"{dedup_lost} duplicate faces or static frames" if dedup_lost else "",
+            ),
+            (
+                src,
+                STEPS[4],
+                s.select("video_id").n_unique() if s.height else 0,
+                s.height,
+                split_lost,
+                f"{split_lost} thinned for balance or dropped by the split policy"
+                if split_lost
+                else "",
+            ),
+            (
+                src,
+                STEPS[5],
+                e.select("video_id").n_unique() if e.height else 0,
+                e.height,
+                s.height - e.height,
+                f"{s.height - e.height} without a crop" if s.height - e.height else "",
+            ),
+        ]
+    return pl.DataFrame(rows, schema=FUNNEL_SCHEMA, orient="row")

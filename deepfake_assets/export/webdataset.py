@@ -1,0 +1,122 @@
+"""WebDataset tar shards per split: ``<key>.png`` + ``<key>.json``, for streaming training.
+
+Keys follow the webdataset convention (a member's key is its name up to the first dot, and
+consecutive members with one key form a sample), so keys hold no dots. Rows are shuffled with a
+fixed seed before sharding: shards in source/video order would give a streaming reader whole
+videos, one identity at a time. Each split gets ``<split>.txt``, its shard list (paths relative
+to the ``wds`` folder), and ``shards.json`` gives brace patterns for ``webdataset.WebDataset``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from deepfake_assets.media.images import write_bytes_atomic
+
+JSON_COLUMNS = [
+    "label",
+    "split",
+    "source",
+    "video_id",
+    "original_video_id",
+    "frame_index",
+    "track",
+    "actor_id",
+    "level",
+    "fold",
+    "fake_level",
+    "ssim",
+    "method",
+]
+
+
+@dataclass
+class WdsSummary:
+    folder: str
+    shards: dict[str, list[str]]
+    samples: dict[str, int]
+
+
+def sample_key(source: str, video_id: str, frame_index: int, track: int) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{source}__{video_id}")
+    return f"{safe}__{frame_index:06d}_{track}"
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    member = tarfile.TarInfo(name)
+    member.size = len(data)
+    member.mode = 0o644
+    member.mtime = 0  # the same rows give the same bytes
+    tar.addfile(member, io.BytesIO(data))
+
+
+def _write_shard(path: Path, samples: list[tuple[str, Path, dict]]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+            for key, image, meta in samples:
+                _add(tar, f"{key}.png", image.read_bytes())
+                _add(tar, f"{key}.json", json.dumps(meta).encode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_shards(
+    info: pl.DataFrame,
+    export_dir: Path,
+    shard_size: int = 10_000,
+    seed: int = 0,
+    image_column: str = "path_299",
+    out: Path | None = None,
+) -> WdsSummary:
+    """``export_dir/wds/<split>/<split>-NNNNNN.tar`` of at most ``shard_size`` samples each
+    (``out`` instead of ``export_dir/wds`` when given)."""
+    if shard_size < 1:
+        raise ValueError("shard_size must be at least 1")
+    root = out if out is not None else export_dir / "wds"
+    root.mkdir(parents=True, exist_ok=True)
+    shards: dict[str, list[str]] = {}
+    samples: dict[str, int] = {}
+    patterns: dict[str, dict] = {}
+    for split in sorted(info["split"].unique().to_list()):
+        part = (
+            info.filter(pl.col("split") == split)
+            .sort("source", "video_id", "frame_index", "track")
+            .sample(fraction=1.0, shuffle=True, seed=seed)
+        )
+        rows = part.select(image_column, *JSON_COLUMNS).to_dicts()
+        (root / split).mkdir(parents=True, exist_ok=True)
+        names = []
+        for n, start in enumerate(range(0, len(rows), shard_size)):
+            name = f"{split}/{split}-{n:06d}.tar"
+            batch = [
+                (
+                    sample_key(r["source"], r["video_id"], r["frame_index"], r["track"]),
+                    export_dir / r[image_column],
+                    {c: r[c] for c in JSON_COLUMNS},
+                )
+                for r in rows[start : start + shard_size]
+            ]
+            _write_shard(root / name, batch)
+            names.append(name)
+        write_bytes_atomic(root / f"{split}.txt", ("\n".join(names) + "\n").encode())
+        shards[split] = names
+        samples[split] = len(rows)
+        last = len(names) - 1
+        patterns[split] = {
+            "pattern": f"{split}/{split}-{{000000..{last:06d}}}.tar",
+            "shards": len(names),
+            "samples": len(rows),
+        }
+    write_bytes_atomic(root / "shards.json", json.dumps(patterns, indent=1).encode())
+    return WdsSummary(folder="wds", shards=shards, samples=samples)
