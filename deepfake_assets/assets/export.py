@@ -6,8 +6,6 @@ format lives in its own core module (export/deepfakebench.py, hf.py, webdataset.
 video_subset.py); this asset only chooses them from `ExportConfig.formats`.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +67,7 @@ def _alive(pid: int) -> bool:
 
 def _build(
     context: dg.AssetExecutionContext,
-    config: ExportConfig,
+    config: "ExportConfig",  # defined below, beside the asset
     catalog,
     info: pl.DataFrame,
     data_dir: Path,
