@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DAGSTER_HOME = "./dagster_home"
 DEMO_SOURCE = "demo"
+DEMO_IMAGES_SOURCE = "demo-images"  # the demo's still photos (`images` layout)
 
 
 def _ensure_dagster_home() -> Path:
@@ -61,9 +62,21 @@ def _sync_partition(instance, name: str) -> None:
 
 # -- sources ---------------------------------------------------------------------------------
 def cmd_sources_add(args: argparse.Namespace) -> int:
+    if not args.per_part:
+        return _add_source(args, args.name, Path(args.path))
+    from deepfake_assets.registry import part_sources
+
+    parts = part_sources(args.name, Path(args.path), args.format)
+    for name, folder in parts:
+        _add_source(args, name, folder)
+    print(f"registered {len(parts)} part folders of {args.path} as sources {args.name}-*")
+    return 0
+
+
+def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
     registration = SourceRegistry().add(
-        args.name,
-        Path(args.path),
+        name,
+        path,
         args.format,
         test_only=args.test_only,
         sampling=args.sampling,
@@ -330,11 +343,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 # -- demo ------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from deepfake_assets.demo import build_demo_dataset
+    from deepfake_assets.demo_images import build_demo_images
 
     dest = Path(args.dir or "./demo_data/dfdc_demo").resolve()
     print(f"== writing the demo dataset to {dest}", flush=True)
     summary = build_demo_dataset(dest, seed=args.seed, progress=lambda m: print(f"  {m}"))
     print(f"   {summary}")
+    images_dest = dest.with_name(f"{dest.name}_images")
+    print(f"   {build_demo_images(images_dest, seed=args.seed)}", flush=True)
     if args.no_materialize:
         return 0
     registry = SourceRegistry()
@@ -346,9 +362,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         notes="offline demo dataset (seed 000's balanced sampling: as many real as fake faces)",
         replace=True,
     )
-    _sync_partition(_instance(), DEMO_SOURCE)
-    print(f"== registered source {DEMO_SOURCE!r}")
-    return materialize([DEMO_SOURCE])
+    registry.add(
+        DEMO_IMAGES_SOURCE,
+        images_dest,
+        "images",
+        notes="offline demo image source: stills of the demo's people and face-swapped stills",
+        replace=True,
+    )
+    instance = _instance()
+    _sync_partition(instance, DEMO_SOURCE)
+    _sync_partition(instance, DEMO_IMAGES_SOURCE)
+    print(f"== registered sources {DEMO_SOURCE!r} and {DEMO_IMAGES_SOURCE!r}")
+    return materialize([DEMO_SOURCE, DEMO_IMAGES_SOURCE])
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
@@ -391,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace",
         action="store_true",
         help="change a registered name's folder or options (prints what changed)",
+    )
+    add.add_argument(
+        "--per-part",
+        action="store_true",
+        help="register each part folder inside PATH (e.g. dfdc_train_part_0..49) as its own "
+        "source NAME-<part>, so parts run as separate, parallel runs",
     )
     add.set_defaults(func=cmd_sources_add)
     ls = ssub.add_parser("list", help="list registered sources")

@@ -11,11 +11,17 @@ from pathlib import Path
 
 DATA_DIR_ENV = "DEEPFAKE_DATA_DIR"
 SOURCES_DIR_ENV = "DEEPFAKE_SOURCES_DIR"
+DASK_SCHEDULER_ENV = "DEEPFAKE_DASK_SCHEDULER"
 
 
 def data_dir() -> Path:
     """Root of everything the pipeline writes: catalog, crops, masks, exports."""
     return Path(os.environ.get(DATA_DIR_ENV, "./data")).expanduser().resolve()
+
+
+def dask_scheduler() -> str:
+    """The dask scheduler the per-video stages submit to (`tcp://host:8786`); empty: local."""
+    return os.environ.get(DASK_SCHEDULER_ENV, "").strip()
 
 
 def sources_dir() -> Path | None:

@@ -6,7 +6,7 @@ import dagster as dg
 
 from deepfake_assets.assets import donors, export, faces, fakes, identity, ingest, splits
 from deepfake_assets.jobs import dataset_job, ingest_source_job
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.resources import ComputeResource, DataDirResource
 from deepfake_assets.schedules import source_backfill_schedule
 from deepfake_assets.sensors import dataset_after_ingest_sensor, new_source_sensor
 
@@ -18,5 +18,5 @@ defs = dg.Definitions(
     jobs=[ingest_source_job, dataset_job],
     sensors=[new_source_sensor, dataset_after_ingest_sensor],
     schedules=[source_backfill_schedule],
-    resources={"data": DataDirResource()},
+    resources={"data": DataDirResource(), "compute": ComputeResource()},
 )

@@ -8,6 +8,7 @@ the sensor can both write it. Every change is mirrored into the catalog's `sourc
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from deepfake_assets import config
 from deepfake_assets.catalog import PARTITIONED_TABLES, Catalog, _file_lock
 from deepfake_assets.media.images import write_bytes_atomic
 
-FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest")
+FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest", "dffd", "images")
 SAMPLING_STRATEGIES = ("first_and_even", "balanced", "uniform")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -33,6 +34,43 @@ def slugify(name: str) -> str:
     """A partition key from a folder name: lower case, [a-z0-9_-], at most 64 characters."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", name.strip().lower()).strip("-_")
     return slug[:64] or "source"
+
+
+def part_sources(name: str, root: Path, fmt: str = "auto") -> list[tuple[str, Path]]:
+    """`(source name, folder)` for each part folder of a split dataset (DFDC's
+    `dfdc_train_part_0..49`): the sub-folders of `root` whose layout is recognised (or, with a
+    format given, every visible sub-folder). Each is named `NAME-<what differs>`: the folder
+    names without their common prefix, so `dfdc` + `dfdc_train_part_7` is `dfdc-7`.
+
+    One source per part makes each part a partition of its own, so a backfill over the parts
+    runs as many runs side by side as the instance allows, and a re-run of one part redoes
+    only that part.
+    """
+    from deepfake_assets.sources import detect_format
+
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise RegistryError(f"{root} is not a folder")
+    parts = [
+        p
+        for p in sorted(root.iterdir())
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and (fmt != "auto" or detect_format(p) is not None)
+    ]
+    if not parts:
+        raise RegistryError(f"no sub-folder of {root} has a layout this tool recognises")
+    names = [p.name for p in parts]
+    prefix = os.path.commonprefix(names) if len(names) > 1 else ""
+    if any(not n[len(prefix) :] for n in names):
+        prefix = ""
+    out = []
+    for part, folder_name in zip(parts, names, strict=True):
+        suffix = slugify(folder_name[len(prefix) :])
+        out.append((f"{name}-{suffix}"[:64], part))
+    if len({n for n, _ in out}) != len(out):
+        raise RegistryError(f"the part folders of {root} do not give distinct source names")
+    return out
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,51 @@ class DataDirResource(dg.ConfigurableResource):
 
     def registry(self) -> SourceRegistry:
         return SourceRegistry(self.path())
+
+
+class ComputeResource(dg.ConfigurableResource):
+    """Where the per-video stages (faces, embeddings, SSIM) run.
+
+    `backend`: `local` (a process pool on this machine) or `dask` (a `dask.distributed`
+    scheduler); empty means `dask` when `scheduler_address` or `$DEEPFAKE_DASK_SCHEDULER` is set,
+    else `local`, so `dagster dev`, the CLI and schedules all follow the environment.
+    `workers`: local pool processes (-1: the stage's own choice, one per core for larger
+    sources); with `dask` and no address, the processes of a LocalCluster started for the run.
+    `threads_per_worker`: torch/OpenCV threads per task (0: the stage's own setting).
+    """
+
+    backend: str = ""
+    scheduler_address: str = ""
+    workers: int = -1
+    threads_per_worker: int = 0
+
+    def address(self) -> str:
+        return self.scheduler_address or config.dask_scheduler()
+
+    def resolved_backend(self) -> str:
+        backend = self.backend or ("dask" if self.address() else "local")
+        if backend not in ("local", "dask"):
+            raise dg.Failure(f"unknown compute backend {backend!r}; choose `local` or `dask`")
+        return backend
+
+    def threads(self, stage_default: int) -> int:
+        return self.threads_per_worker if self.threads_per_worker > 0 else max(stage_default, 1)
+
+    def executor(self, local_workers: int, threads: int = 1):
+        """An executor for one stage; `local_workers` is the stage's choice for the local pool
+        (the resource's `workers` wins when set). Close it when the stage is done."""
+        from deepfake_assets.compute import ExecutorUnavailable, LocalExecutor
+
+        if self.resolved_backend() == "local":
+            workers = self.workers if self.workers >= 0 else local_workers
+            return LocalExecutor(workers, threads)
+        from deepfake_assets.compute.dask_backend import DaskExecutor
+
+        try:
+            return DaskExecutor(
+                self.address(),
+                workers=self.workers if self.workers > 0 else 2,
+                threads_per_worker=max(self.threads_per_worker, 1),
+            )
+        except ExecutorUnavailable as exc:
+            raise dg.Failure(str(exc)) from exc

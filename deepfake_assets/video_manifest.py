@@ -18,6 +18,7 @@ import polars as pl
 
 from deepfake_assets.media.probe import STATUS_OK, STATUS_REJECTED, VideoProbe, probe_video
 from deepfake_assets.media.reasons import relative_reason
+from deepfake_assets.media.still_images import is_image_path, probe_image
 from deepfake_assets.sources.fingerprint import file_content_fingerprint
 from deepfake_assets.sources.safe_paths import resolve_inside
 from deepfake_assets.sources.schema import MetadataProblem
@@ -50,7 +51,10 @@ def _probe_one(
             reason=f"path {rel_path!r} resolves outside the dataset folder; not opened",
         )
         return probe, None, None
-    probe = probe_video(resolved, rel_path=rel_path)
+    if is_image_path(rel_path):  # a still image: a one-frame item
+        probe = probe_image(resolved, rel_path=rel_path)
+    else:
+        probe = probe_video(resolved, rel_path=rel_path)
     fingerprint = None
     if probe.status == STATUS_OK:
         try:
@@ -59,6 +63,11 @@ def _probe_one(
             reason = relative_reason(f"cannot read for fingerprint: {exc}", resolved, rel_path)
             probe.status, probe.reason = "unreadable", reason
     return probe, str(resolved), fingerprint
+
+
+def item_kind(rel_path: str | None) -> str:
+    """``image`` for a still image file (by extension), else ``video``."""
+    return "image" if rel_path and is_image_path(rel_path) else "video"
 
 
 def build_manifest(
@@ -104,13 +113,20 @@ def build_manifest(
             {
                 "source": source,
                 **row,
+                "item_kind": item_kind(row["rel_path"]),
                 "abs_path": abs_path,
                 **probe.as_row(),
                 "content_fingerprint": fingerprint,
             }
         )
     listed_schema = {k: v for k, v in listed.schema.items() if k != "reject_reason"}
-    schema = {"source": pl.Utf8, **listed_schema, "abs_path": pl.Utf8, **PROBE_COLUMNS}
+    schema = {
+        "source": pl.Utf8,
+        **listed_schema,
+        "item_kind": pl.Utf8,
+        "abs_path": pl.Utf8,
+        **PROBE_COLUMNS,
+    }
     schema["content_fingerprint"] = pl.Utf8
     table = pl.DataFrame(out, schema=schema, orient="row") if out else pl.DataFrame(schema=schema)
     return flag_orphan_fakes(table)

@@ -111,6 +111,11 @@ def demo_graph(demo_build, tmp_path_factory):
             + ["--sampling", "balanced"]
         )
         assert added == 0
+        # a small image source beside the videos, so the whole graph covers images too
+        from deepfake_assets.demo_images import build_demo_images
+
+        images = build_demo_images(root / "images_demo")
+        assert cli.main(["sources", "add", "demo-images", str(images.dest)]) == 0  # auto
         rc = cli.main(["materialize"])
         truth = json.loads(summary.truth_path.read_text())
         yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}

@@ -134,3 +134,20 @@ def test_two_partitions_materialised_at_the_same_time_both_succeed(data_env, tmp
 
     videos = Catalog().query("select source, count(*) as n from videos group by 1 order by 1")
     assert videos.to_dicts() == [{"source": "one", "n": 5}, {"source": "two", "n": 5}]
+
+
+def test_sensor_registers_image_folders_like_video_folders(data_env):
+    """A folder of real/ and fake/<method>/ images and a DFFD layout are recognised."""
+    photos = data_env["sources"] / "faces"
+    (photos / "real").mkdir(parents=True)
+    (photos / "fake" / "stylegan").mkdir(parents=True)
+    (photos / "real" / "a.jpg").write_bytes(b"x")
+    (photos / "fake" / "stylegan" / "b.png").write_bytes(b"x")
+    for sub in ("ffhq/train", "stylegan_ffhq/test"):
+        (data_env["sources"] / "DFFD" / sub).mkdir(parents=True)
+        (data_env["sources"] / "DFFD" / sub / "c.png").write_bytes(b"x")
+    with dg.instance_for_test() as instance:
+        result = new_source_sensor(dg.build_sensor_context(instance=instance))
+        assert sorted(r.partition_key for r in result.run_requests) == ["dffd", "faces"]
+        assert SourceRegistry().get("faces").format == "images"
+        assert SourceRegistry().get("dffd").format == "dffd"

@@ -232,3 +232,26 @@ def test_a_bad_run_config_file_is_its_own_error_not_a_registry_one(data_env, tmp
     unreadable.write_text("ops: {a: [\n")
     assert cli.main(["materialize", "--config", str(unreadable)]) == 2
     assert "cannot read run config" in capsys.readouterr().err
+
+
+def test_sources_add_per_part_registers_each_part_folder(data_env, tmp_path, capsys):
+    import shutil
+
+    import dagster as dg
+
+    from deepfake_assets_tests.conftest import make_dfdc_folder
+
+    root = make_dfdc_folder(tmp_path / "dfdc")  # dfdc/dfdc_train_part_0
+    shutil.copytree(root / "dfdc_train_part_0", root / "dfdc_train_part_1")
+    (root / "notes").mkdir()  # no layout: not a part
+    assert cli.main(["sources", "add", "dfdc", str(root), "--per-part", "--test-only"]) == 0
+    sources = {s.name: s for s in SourceRegistry().list()}
+    assert sorted(sources) == ["dfdc-0", "dfdc-1"]
+    assert sources["dfdc-1"].root == (root / "dfdc_train_part_1").resolve()
+    assert all(s.format == "dfdc" and s.test_only for s in sources.values())
+    partitions = dg.DagsterInstance.get().get_dynamic_partitions("source_datasets")
+    assert sorted(partitions) == ["dfdc-0", "dfdc-1"]
+    assert "registered 2 part folders" in capsys.readouterr().out
+    # a folder without parts says so
+    assert cli.main(["sources", "add", "x", str(root / "notes"), "--per-part"]) == 2
+    assert "no sub-folder" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The whole graph on the demo dataset: every asset, every check green, the export readable."""
+"""The whole graph on the demo dataset (its videos and its image source together): every asset,
+every check green, the export readable."""
 
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ def test_donors_inferred_from_faces_agree_with_the_truth(graph):
         entry = by_path.get(r["rel_path"])
         if r["label"] == "REAL" and r["actor_id"] and entry and entry.get("identity"):
             identity_of[r["actor_id"]] = entry["identity"]
+    videos = videos.filter(pl.col("source") == "demo")
     table = catalog.read("fake_identities").join(
         videos.select("source", "video_id", "rel_path"), on=["source", "video_id"]
     )
@@ -139,8 +141,8 @@ def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
     assert validation.actors_in_two_splits(splits).is_empty()
     assert validation.fakes_outside_original_split(splits).is_empty()
     assert validation.actors_in_two_folds(graph["catalog"].read("folds")).is_empty()
-    # the demo is sampled with `balanced`: as many real as fake face images
-    labels = splits["label"].value_counts()
+    # the demo's videos are sampled with `balanced`: as many real as fake face images
+    labels = splits.filter(pl.col("source") == "demo")["label"].value_counts()
     counts = dict(zip(labels["label"], labels["count"], strict=True))
     assert counts["REAL"] == counts["FAKE"] > 0
 
@@ -183,9 +185,51 @@ def test_export_is_self_contained(graph):
     for rel in info["path"].to_list() + info["mask_path"].drop_nulls().to_list():
         assert not Path(rel).is_absolute() and (export / rel).is_file()
     bench = json.loads((export / "deepfakebench/dataset_json/deepfake_assets.json").read_text())
-    assert set(bench["deepfake_assets"]) == {"demo_real", "demo_fake"}
+    assert {"demo_real", "demo_fake"} <= set(bench["deepfake_assets"])
+    assert set(bench["deepfake_assets"]) <= {
+        "demo_real",
+        "demo_fake",
+        "demo-images_real",
+        "demo-images_fake",
+    }
     card = (export / "DATA_CARD.md").read_text()
     assert "| demo | train |" in card
+    kinds = dict(info.group_by("source").agg(pl.col("item_kind").unique()).iter_rows())
+    assert set(kinds["demo"]) == {"video"} and set(kinds["demo-images"]) == {"image"}
+    assert "| demo-images | image |" in card
+
+
+def test_the_image_source_runs_next_to_the_videos(graph):
+    """Stills of the demo's people join their videos' actors; generated fakes get pseudo-actors;
+    hostile files are rows with reasons."""
+    catalog = graph["catalog"]
+    videos = {r["rel_path"]: r for r in catalog.read("videos", "demo-images").to_dicts()}
+    assert {r["item_kind"] for r in videos.values()} == {"image"}
+    assert videos["real/truncated.jpg"]["status"] == "unreadable"
+    assert videos["real/tiny.png"]["status"] == "unusable"
+    face_videos = catalog.read("face_videos", "demo-images")
+    reals = face_videos.filter(pl.col("role") == "real")
+    assert reals.height >= 4 and (reals["status"] == "ok").all(), reals
+    assert (face_videos["frame_indices"].list.len() <= 1).all()
+    identities = catalog.read("fake_identities").filter(pl.col("source") == "demo-images")
+    assert identities.height == 3 and set(identities["target_from"]) == {"pseudo"}
+    # a person's stills and videos are one actor: no actor holds two demo identities
+    actors = catalog.read("video_actors").filter(pl.col("source") == "demo-images")
+    demo_actors = catalog.read("video_actors").join(
+        catalog.read("videos", "demo").select("source", "video_id", "rel_path"),
+        on=["source", "video_id"],
+    )
+    truth = {}
+    for r in demo_actors.to_dicts():
+        entry = graph["truth"]["videos"].get(r["rel_path"])
+        if entry and entry["label"] == "REAL" and entry.get("identity") and r["actor_id"]:
+            truth[entry["identity"]] = r["actor_id"]
+    matched = 0
+    for row in actors.filter(pl.col("label") == "REAL").to_dicts():
+        identity = row["video_id"].removeprefix("real/")
+        if identity in truth:
+            matched += truth[identity] == row["actor_id"]
+    assert matched >= 3, (truth, actors)
 
 
 def test_metadata_carries_pictures(graph):
@@ -198,9 +242,16 @@ def test_metadata_carries_pictures(graph):
             "fake_groups": "examples_per_level",
             "fake_identities": "fakes_target_donor",
         }
+        per_source = {"face_crops", "fake_groups"}  # the video demo's partition: it has pairs
         for asset, key in expected.items():
-            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-            value = event.asset_materialization.metadata[key].value
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey(asset),
+                    asset_partitions=["demo"] if asset in per_source else None,
+                ),
+                limit=1,
+            ).records
+            value = records[0].asset_materialization.metadata[key].value
             assert "data:image/png;base64," in value, asset
 
 

@@ -67,7 +67,7 @@ def _alive(pid: int) -> bool:
 
 def _build(
     context: dg.AssetExecutionContext,
-    config: "ExportConfig",  # defined below, beside the asset
+    config: "ExportConfig",
     catalog,
     info: pl.DataFrame,
     data_dir: Path,

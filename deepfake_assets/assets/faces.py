@@ -1,14 +1,15 @@
 """Faces: frame plans, tracked face detections and face crops of one source dataset.
 
 The work per video lives in `faces/video_faces.py`; this module decides which videos need it,
-runs them in worker processes, persists every finished video at once (so an interrupted run
-resumes where it stopped) and publishes the catalog tables `frame_plans`, `faces` and
-`face_videos` in one atomic write each at the end.
+runs them on the `compute` executor (a local process pool or a dask cluster), persists every
+finished video at once (so an interrupted run resumes where it stopped) and publishes the
+catalog tables `frame_plans`, `faces` and `face_videos` in one atomic write each at the end.
 """
 
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,7 +18,9 @@ import polars as pl
 
 from deepfake_assets.assets import metadata as md
 from deepfake_assets.catalog import remove_stale_temp_files
+from deepfake_assets.compute import ExecutorUnavailable, summarise_seconds
 from deepfake_assets.faces.ensemble import EnsembleConfig
+from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
 from deepfake_assets.faces.video_faces import (
@@ -27,13 +30,12 @@ from deepfake_assets.faces.video_faces import (
     VideoFacesConfig,
     VideoJob,
     remove_orphan_crop_folders,
-    run_videos_parallel,
     video_dirs,
 )
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.media.images import write_bytes_atomic
 from deepfake_assets.partitions import source_partitions
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.resources import ComputeResource, DataDirResource
 
 DEFAULT_STRATEGY = "first_and_even"
 
@@ -98,7 +100,13 @@ def sampled_frames(
         pl.lit(source_name).alias("source"), pl.lit(strategy).alias("strategy")
     )
     catalog.write("frame_plans", frames, source_name)
-    short = plan.videos.filter(pl.col("short") | pl.col("reason").is_not_null())
+    # an image is one frame by nature: never "short"
+    still: list[str] = []
+    if "item_kind" in usable.columns:
+        still = usable.filter(pl.col("item_kind") == "image")["video_id"].to_list()
+    short = plan.videos.filter(
+        (pl.col("short") | pl.col("reason").is_not_null()) & ~pl.col("video_id").is_in(still)
+    )
     per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")
     return dg.MaterializeResult(
         metadata={
@@ -305,7 +313,10 @@ def face_tables(
     ],
 )
 def face_detections_and_crops(
-    context: dg.AssetExecutionContext, config: FacesConfig, data: DataDirResource
+    context: dg.AssetExecutionContext,
+    config: FacesConfig,
+    data: DataDirResource,
+    compute: ComputeResource,
 ):
     source_name = context.partition_key
     catalog = data.catalog()
@@ -376,24 +387,38 @@ def face_detections_and_crops(
     if workers < 0:
         workers = 0 if detect_jobs <= 2 else min(os.cpu_count() or 1, detect_jobs, 8)
     originals = {v: r for v, r in done.items() if r.role == "real"}
-    for i, result in enumerate(
-        run_videos_parallel(
+    threads = compute.threads(config.threads_per_worker)
+    seconds: list[float] = []
+    started = time.perf_counter()
+    executor = compute.executor(workers, threads)
+    try:
+        ran_on = executor.workers()
+        context.log.info(f"faces: {executor.backend} backend, {ran_on} workers")
+        results = run_families(
+            executor,
             todo,
-            workers,
             out_dir,
             video_cfg,
             ensemble_config=ensemble_config,
-            threads_per_worker=config.threads_per_worker,
+            threads_per_worker=threads,
             originals=originals,
-        ),
-        start=1,
-    ):
-        _save(staging, keys[result.video_id], result)
-        done[result.video_id] = result
-        if i == len(todo) or i % max(1, len(todo) // 20) == 0:
-            context.log.info(
-                f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
-            )
+        )
+        for i, (result, spent) in enumerate(results, start=1):
+            _save(staging, keys[result.video_id], result)
+            done[result.video_id] = result
+            if result.status != "failed":
+                seconds.append(spent)
+            if i == len(todo) or i % max(1, len(todo) // 20) == 0:
+                context.log.info(
+                    f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
+                )
+    except ExecutorUnavailable as exc:
+        raise dg.Failure(f"faces of {source_name!r}: {exc}") from exc
+    finally:
+        executor.close()
+    timing = summarise_seconds(seconds, time.perf_counter() - started)
+    # a worker killed mid-write (its task was run again elsewhere) leaves a temporary file
+    remove_stale_temp_files(out_dir)
     failed = [r for r in done.values() if r.status == "failed"]
     if failed:
         examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
@@ -444,7 +469,9 @@ def face_detections_and_crops(
             where="catalog table face_videos",
         ),
         "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
-        "workers": workers,
+        "backend": executor.backend,
+        "workers": ran_on,
+        **timing.to_metadata("video"),
     }
     crops_meta: dict = {
         "num_crops": faces.height * 3,

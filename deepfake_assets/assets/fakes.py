@@ -2,20 +2,20 @@
 
 import time
 import warnings
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
+from deepfake_assets.compute import Task, seconds_per_item, summarise_seconds
 from deepfake_assets.fakes.figures import level_examples, ssim_histogram
 from deepfake_assets.fakes.levels import assign_levels
-from deepfake_assets.fakes.ssim import diff_mask, mask_area, ssim_batch, video_stats
+from deepfake_assets.fakes.ssim import video_stats
+from deepfake_assets.fakes.ssim_tasks import SsimBatch, ssim_crop_files
 from deepfake_assets.jobs import PER_SOURCE
-from deepfake_assets.media.images import read_png, write_png_atomic
 from deepfake_assets.partitions import source_partitions
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.resources import ComputeResource, DataDirResource
 
 FAKE_GROUPS_SCHEMA = {
     "face_id": pl.Utf8,
@@ -72,7 +72,10 @@ class FakeGroupsConfig(dg.Config):
     ),
 )
 def fake_groups(
-    context: dg.AssetExecutionContext, config: FakeGroupsConfig, data: DataDirResource
+    context: dg.AssetExecutionContext,
+    config: FakeGroupsConfig,
+    data: DataDirResource,
+    compute: ComputeResource,
 ) -> dg.MaterializeResult:
     source_name = context.partition_key
     catalog = data.catalog()
@@ -83,21 +86,37 @@ def fake_groups(
         catalog.write("fake_groups", pl.DataFrame(schema=FAKE_GROUPS_SCHEMA), source_name)
         return dg.MaterializeResult(metadata={"num_fake_faces": 0, "note": "no fake faces"})
     start = time.perf_counter()
-    scores, areas, mask_paths = [], [], []
-    rows = pairs.to_dicts()
-    for lo in range(0, len(rows), config.batch_size):
-        chunk = rows[lo : lo + config.batch_size]
-        fake = np.stack([read_png(data_dir / r["crop_160"]) for r in chunk])
-        real = np.stack([read_png(data_dir / r["original_crop_160"]) for r in chunk])
-        s, maps = ssim_batch(fake, real)
-        scores.append(s)
-        areas.append(mask_area(maps))
-        for r, m in zip(chunk, diff_mask(maps), strict=True):
-            rel = Path(r["crop_160"]).with_name(Path(r["crop_160"]).stem + "_mask.png")
-            rel = Path("masks") / rel.relative_to("faces")
-            write_png_atomic(data_dir / rel, m)
-            mask_paths.append(str(rel))
-        context.log.info(f"SSIM: {min(lo + config.batch_size, len(rows))}/{len(rows)} faces")
+    rows = pairs.select("crop_160", "original_crop_160", "video_id").rows()
+    starts = list(range(0, len(rows), config.batch_size))
+    tasks = (
+        Task(
+            str(lo),
+            ssim_crop_files,
+            (str(data_dir), [(f, o) for f, o, _ in rows[lo : lo + config.batch_size]]),
+        )
+        for lo in starts
+    )
+    batches: dict[int, SsimBatch] = {}
+    timings: list = []
+    executor = compute.executor(0, compute.threads_per_worker)
+    try:
+        ran_on = executor.workers()
+        for n, outcome in enumerate(executor.map(tasks), start=1):
+            lo = int(outcome.key)
+            if not outcome.ok:
+                raise dg.Failure(
+                    f"SSIM of the batch of fake crops from {rows[lo][0]} on failed: "
+                    f"{outcome.error}"
+                )
+            batches[lo] = outcome.value
+            timings.append(([r[2] for r in rows[lo : lo + config.batch_size]], outcome.seconds))
+            if n == len(starts) or n % 10 == 1:
+                context.log.info(f"SSIM: {n}/{len(starts)} batches on {executor.backend}")
+    finally:
+        executor.close()
+    scores = [batches[lo].ssim for lo in starts]
+    areas = [batches[lo].mask_area for lo in starts]
+    mask_paths = [p for lo in starts for p in batches[lo].mask_paths]
     elapsed = time.perf_counter() - start
     table = pairs.select(
         "face_id",
@@ -142,6 +161,9 @@ def fake_groups(
         "num_unaltered_videos": levels.n_unaltered,
         "ssim_mean": md.round_sig(float(table["ssim"].mean())),
         "faces_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
+        "backend": executor.backend,
+        "workers": ran_on,
+        **summarise_seconds(seconds_per_item(timings), elapsed).to_metadata("video"),
         "per_video": md.table(
             # unaltered first, then level 0 (closest to the original) up
             levels.table.sort("level", "difference", nulls_last=False),

@@ -22,9 +22,8 @@ from deepfake_assets.identity.actors import (
 from deepfake_assets.identity.dedup import DedupParams, group_duplicates
 from deepfake_assets.identity.figures import actor_faces_picture, tsne_picture
 from deepfake_assets.jobs import DATASET, PER_SOURCE
-from deepfake_assets.media.images import read_png
 from deepfake_assets.partitions import source_partitions
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.resources import ComputeResource, DataDirResource
 
 
 @dg.asset(
@@ -129,24 +128,49 @@ class EmbeddingConfig(dg.Config):
     fake_faces_per_track: int = 4
 
 
-def _embed_crops(context, embedder, data_dir, faces: pl.DataFrame, batch_size: int, what: str):
-    """The embedder's vectors of the faces' 160x160 crops, in batches, with progress logs."""
-    chunks = []
+def _embed_crops(
+    context,
+    executor,
+    spec,
+    dim: int,
+    data_dir,
+    faces: pl.DataFrame,
+    batch_size: int,
+    what: str,
+    timings: list,
+) -> pl.DataFrame:
+    """The model's vectors of the faces' 160x160 crops: one executor task per `batch_size`
+    crops in catalog order (so the batches, and the vectors, do not depend on the backend)."""
+    from deepfake_assets.compute import Task
+    from deepfake_assets.identity.embed_tasks import embed_crop_files
+
     paths = faces["crop_160"].to_list()
-    for lo in range(0, len(paths), batch_size):
-        batch = np.stack([read_png(data_dir / p) for p in paths[lo : lo + batch_size]])
-        chunks.append(embedder.embed(batch))
-        done = min(lo + batch_size, len(paths))
-        if done == len(paths) or (lo // batch_size) % 10 == 0:
-            context.log.info(f"embedded {done}/{len(paths)} {what}")
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dim), np.float32)
+    video_ids = faces["video_id"].to_list()
+    starts = list(range(0, len(paths), batch_size))
+    tasks = (
+        Task(str(lo), embed_crop_files, (spec, str(data_dir), paths[lo : lo + batch_size]))
+        for lo in starts
+    )
+    chunks: dict[int, np.ndarray] = {}
+    for n, outcome in enumerate(executor.map(tasks), start=1):
+        lo = int(outcome.key)
+        if not outcome.ok:
+            raise dg.Failure(
+                f"embedding {what}: the batch of {paths[lo]} and the next "
+                f"{min(batch_size, len(paths) - lo) - 1} crops failed: {outcome.error}"
+            )
+        chunks[lo] = outcome.value
+        timings.append((video_ids[lo : lo + batch_size], outcome.seconds))
+        if n == len(starts) or n % 10 == 1:
+            context.log.info(f"embedded {n}/{len(starts)} batches of {what}")
+    vectors = (
+        np.concatenate([chunks[lo] for lo in starts]) if starts else np.zeros((0, dim), np.float32)
+    )
     return faces.select(
         "face_id", "source", "video_id", "frame_index", "track", "label"
     ).with_columns(
-        pl.lit(embedder.name).alias("model"),
-        pl.Series(
-            "embedding", vectors.astype(np.float32), dtype=pl.Array(pl.Float32, embedder.dim)
-        ),
+        pl.lit(spec.name).alias("model"),
+        pl.Series("embedding", vectors.astype(np.float32), dtype=pl.Array(pl.Float32, dim)),
     )
 
 
@@ -166,8 +190,13 @@ def _embed_crops(context, embedder, data_dir, faces: pl.DataFrame, batch_size: i
     ),
 )
 def face_embeddings(
-    context: dg.AssetExecutionContext, config: EmbeddingConfig, data: DataDirResource
+    context: dg.AssetExecutionContext,
+    config: EmbeddingConfig,
+    data: DataDirResource,
+    compute: ComputeResource,
 ) -> dg.MaterializeResult:
+    from deepfake_assets.compute import per_process, seconds_per_item, summarise_seconds
+    from deepfake_assets.identity.embed_tasks import spec_for
     from deepfake_assets.identity.embedders import load_embedder
 
     source_name = context.partition_key
@@ -177,11 +206,13 @@ def face_embeddings(
     roles = data.require("face_videos", source_name, writer="face_crops").select("video_id", "role")
     wanted = faces.join(roles, on="video_id").filter(pl.col("role") != "fake")
     embedder = load_embedder(config.model, weights_path=config.weights_path or None)
-    context.log.info(f"embedding {wanted.height} faces with {embedder.name}")
-    start = time.perf_counter()
-    table = _embed_crops(context, embedder, data_dir, wanted, config.batch_size, "faces")
-    elapsed = time.perf_counter() - start
-    catalog.write("embeddings", table, source_name)
+    spec = spec_for(embedder, config.weights_path)
+    per_process(("embedder", spec), lambda: embedder)  # the local backend reuses this one
+    timings: list = []
+    executor = compute.executor(0, compute.threads_per_worker)
+    context.log.info(
+        f"embedding {wanted.height} faces with {embedder.name} on the {executor.backend} backend"
+    )
     # A few crops of every fake track, by the same model, for `fake_identities` to tell whose
     # face a fake shows. A table of their own: actor clustering never sees a fake's face.
     from deepfake_assets.identity.donors import pick_fake_faces
@@ -190,10 +221,37 @@ def face_embeddings(
         faces.join(roles, on="video_id").filter(pl.col("role") == "fake"),
         config.fake_faces_per_track,
     )
-    fake_table = _embed_crops(
-        context, embedder, data_dir, fakes, config.batch_size, "fake faces (donor matching)"
-    )
+    start = time.perf_counter()
+    try:
+        ran_on = executor.workers()
+        table = _embed_crops(
+            context,
+            executor,
+            spec,
+            embedder.dim,
+            data_dir,
+            wanted,
+            config.batch_size,
+            "faces",
+            timings,
+        )
+        elapsed = time.perf_counter() - start
+        fake_table = _embed_crops(
+            context,
+            executor,
+            spec,
+            embedder.dim,
+            data_dir,
+            fakes,
+            config.batch_size,
+            "fake faces (donor matching)",
+            timings,
+        )
+    finally:
+        executor.close()
+    catalog.write("embeddings", table, source_name)
     catalog.write("fake_embeddings", fake_table, source_name)
+    timing = summarise_seconds(seconds_per_item(timings), time.perf_counter() - start)
     return dg.MaterializeResult(
         metadata={
             "model": embedder.name,
@@ -202,6 +260,9 @@ def face_embeddings(
             "num_fake_embeddings": fake_table.height,
             "fake_faces_per_track": config.fake_faces_per_track,
             "embeddings_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
+            "backend": executor.backend,
+            "workers": ran_on,
+            **timing.to_metadata("video"),
         }
     )
 

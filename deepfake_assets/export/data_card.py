@@ -73,11 +73,18 @@ def data_card(
         )
         .sort("source")
     )
+    kinds = (
+        info.group_by("source", "item_kind")
+        .agg(pl.col("video_id").n_unique().alias("items"), pl.len().alias("face_images"))
+        .sort("source", "item_kind")
+        if "item_kind" in info.columns
+        else None
+    )
     levels = info.filter(pl.col("label") == "FAKE").group_by("fake_level").len().sort("fake_level")
     lines = [
         "# Data card",
         "",
-        f"{total} face images of {info['video_id'].n_unique()} videos, "
+        f"{total} face images of {info['video_id'].n_unique()} items (videos and images), "
         f"{info['actor_id'].n_unique()} actors, {info['source'].n_unique()} source datasets. "
         "Every actor is in exactly one split; every fake is in its original's split.",
         "",
@@ -98,6 +105,9 @@ def data_card(
         "",
         "## Images per dataset x split x label",
         _markdown_table(counts.select("source", "split", "REAL", "FAKE")),
+        "",
+        "## Items per dataset: videos and images (`item_kind`)",
+        _markdown_table(kinds) if kinds is not None and kinds.height else "no items",
         "",
         "## Real / fake balance per dataset",
         _markdown_table(balance),

@@ -25,6 +25,7 @@ INFO_COLUMNS = [
     "fake_level",
     "ssim",
     "method",
+    "item_kind",  # image (a still: frame_index 0) or video
 ]
 
 
@@ -83,7 +84,12 @@ def info_table(catalog) -> pl.DataFrame:
             }
         )
     fakes = fakes.select("face_id", "ssim", "fake_level", "mask_path")
-    videos = catalog.read("videos").select("source", "video_id", "method")
+    videos = catalog.read("videos")
+    kind = pl.col("item_kind") if "item_kind" in videos.columns else pl.lit(None, pl.Utf8)
+    # partitions written before images existed have no item_kind: they are videos
+    videos = videos.select(
+        "source", "video_id", "method", kind.fill_null("video").alias("item_kind")
+    )
     return (
         splits.join(folds, on="face_id", how="left")
         .join(faces, on="face_id", how="left")

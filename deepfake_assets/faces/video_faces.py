@@ -15,6 +15,10 @@ the video is discarded. A shift that lands on exactly the frames of an earlier t
 wrap around) is skipped, not decoded again: the verdict would be the same. Only the final try's
 crops are written.
 
+Still images (``media/still_images.py``) are items with one frame, index 0, read by an
+``ImageReader`` behind the same interface: detected with the same ensemble under seed 000's
+rule (no face or more than two: discarded), never tracked over time or re-sampled.
+
 Fake replicates are never detected on: the fake's frames at the original's final indices are
 decoded once and cropped at the original's boxes ("the same face bounding box coordinates and
 video frames were sampled from the fake replicates"). A fake whose original is missing from
@@ -45,7 +49,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,9 +67,15 @@ from deepfake_assets.faces.tracking import (
     track_faces,
 )
 from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
-from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError, read_frames
+from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError
 from deepfake_assets.media.images import write_png_atomic
 from deepfake_assets.media.reasons import relative_reason
+from deepfake_assets.media.still_images import (
+    ImageReader,
+    is_image_path,
+    open_reader,
+    read_item_frames,
+)
 
 if TYPE_CHECKING:
     from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
@@ -372,13 +382,18 @@ def _detect_video(
     if not base:
         res.because(ReasonCode.TOO_FEW_FRAMES, "empty plan")
         return res
+    if is_image_path(path):
+        # a still image is one frame: nothing to track or re-sample; the per_frame_faces rule
+        # (seed 000's) drops it when it shows no face or more than two
+        cfg = replace(cfg, rule="per_frame_faces", max_resamples=0)
+        base = [0]
     max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "complete_tracks" else 0)
-    with FrameReader(path) as reader:  # one packet scan for all tries
+    with open_reader(path) as reader:  # videos: one packet scan for all tries
         return _try_plans(reader, res, base, max_tries, video_id, ensemble, out_dir, cfg)
 
 
 def _read_and_detect(
-    reader: FrameReader, indices: list[int], ensemble: FaceEnsemble, probe: bool
+    reader: FrameReader | ImageReader, indices: list[int], ensemble: FaceEnsemble, probe: bool
 ) -> tuple[DecodedFrames, list[Any] | None, bool]:
     """Decode and detect one try's frames: ``(frames, detections, stopped_early)``.
 
@@ -417,7 +432,7 @@ class _DetectError(Exception):
 
 
 def _try_plans(
-    reader: FrameReader,
+    reader: FrameReader | ImageReader,
     res: VideoFaces,
     base: list[int],
     max_tries: int,
@@ -622,7 +637,7 @@ def _fake_video(
         return res.because(ReasonCode.ORIGINAL_HAS_NO_FACES)
     res.tries = 1
     try:
-        decoded = read_frames(path, wanted)
+        decoded = read_item_frames(path, wanted)
     except VideoDecodeError as e:
         return res.because(ReasonCode.DECODE_ERROR, str(e))
     except Exception as e:  # noqa: BLE001

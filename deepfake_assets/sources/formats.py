@@ -8,7 +8,15 @@ from typing import NamedTuple
 
 import polars as pl
 
-from deepfake_assets.sources import celebdf, deeperforensics, dfdc, faceforensics, manifest
+from deepfake_assets.sources import (
+    celebdf,
+    deeperforensics,
+    dfdc,
+    dffd,
+    faceforensics,
+    images,
+    manifest,
+)
 from deepfake_assets.sources.errors import SourceFormatError, UnknownFormatError
 from deepfake_assets.sources.schema import SourceListing, validate_video_table
 
@@ -24,14 +32,29 @@ class SourceFormat(NamedTuple):
 
 
 # Detection order: an explicit manifest wins (a user may add one to any layout to override
-# it); DFDC is last because ``metadata.json`` is the least specific marker.
+# it), read as `images` when it lists image files; DFDC is last because ``metadata.json`` is
+# the least specific marker.
 SOURCE_FORMATS: tuple[SourceFormat, ...] = (
+    SourceFormat(
+        "images",
+        images.detect,
+        images.read,
+        "manifest.csv listing images, or real/ and fake/<method>/ folders of images",
+        images.list_images,
+    ),
     SourceFormat("manifest", manifest.detect, manifest.read, "manifest.csv", manifest.list_videos),
     SourceFormat(
         "faceforensics",
         faceforensics.detect,
         faceforensics.read,
         "original_sequences/ or manipulated_sequences/",
+    ),
+    SourceFormat(
+        "dffd",
+        dffd.detect,
+        dffd.read,
+        f"{dffd.FOLDERS_FILE} or two of DFFD's origin folders (ffhq/, stylegan_ffhq/, ...)",
+        dffd.list_images,
     ),
     SourceFormat("celebdf", celebdf.detect, celebdf.read, "Celeb-real/ or Celeb-synthesis/"),
     SourceFormat(
@@ -59,6 +82,9 @@ FORMAT_ALIASES = {
     "deeperforensics-1.0": "deeperforensics",
     "dfd": "faceforensics",
     "csv": "manifest",
+    "image": "images",
+    "image-folder": "images",
+    "diverse-fake-face": "dffd",
 }
 _BY_NAME = {f.name: f for f in SOURCE_FORMATS}
 

@@ -170,12 +170,10 @@ def assign_folds(
         )
         fold_parts.append(rep.with_columns(pl.lit(lvl, dtype=pl.Int8).alias("level")))
     fold_report = (
-        pl.concat(fold_parts).select(
-            "scope", "category", "level", pl.exclude("scope", "category", "level")
-        )
-        if fold_parts
-        else pl.DataFrame()
-    )
+        pl.concat(fold_parts)
+        if fold_parts  # none when every group is test-only: an empty report, same columns
+        else level_report.clear().with_columns(pl.lit(None, dtype=pl.Int64).alias("fold"))
+    ).select("scope", "category", "level", pl.exclude("scope", "category", "level"))
 
     # warnings -------------------------------------------------------------------------------
     if excluded_faces:

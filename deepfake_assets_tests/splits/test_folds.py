@@ -111,3 +111,15 @@ def test_folds_of_split_output() -> None:
     assert res.faces["level"].null_count() == 0
     with pytest.raises(ValueError, match="level"):
         assign_folds(res.faces)
+
+
+def test_every_group_test_only_leaves_no_folds_and_a_readable_summary() -> None:
+    """An image source marked --test-only that shares a person with every other source puts
+    every group in test: no folds at all, and the summary says so instead of failing."""
+    faces = synthetic_faces(4, seed=3, max_videos=1).with_columns(pl.lit(True).alias("test_only"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = assign_folds(faces, seed=0)
+    assert res.faces["level"].null_count() == res.faces.height == res.excluded_faces
+    meta = res.metadata()
+    assert meta["fold_faces"] == {} and meta["excluded_faces"] == res.faces.height

@@ -1,0 +1,197 @@
+"""DFFD, the Diverse Fake Face Dataset (Dang et al., CVPR 2020), as its authors distribute it::
+
+    <origin>/<split>/**/<name>.<png|jpg>     origin: ffhq, celeba, stylegan_ffhq, faceapp, ...
+                                             split: train, validation (val), test
+
+Each origin folder is one kind of face: real photos (FFHQ, CelebA, frames of FaceForensics++
+videos) or one manipulation (entire-face synthesis by StyleGAN or PGGAN, attribute edits by
+FaceApp or StarGAN, FaceForensics++ manipulations); the authors split every origin 50 / 5 / 45
+into train / validation / test, identity-disjoint. The exact folder names come only with the
+download, so the mapping folder -> (label, method) is the table ``DEFAULT_FOLDERS`` below (the
+paper's names) and can be changed for one dataset by a ``dffd_folders.csv`` at its root::
+
+    folder,label,method,split
+    stylegan2_ffhq,FAKE,stylegan2,          # a folder the defaults do not know
+    faceforensics/Deepfakes,FAKE,Deepfakes,  # a nested folder (a path prefix)
+    extras,ignore,,                          # a folder that is not data
+    val_only,REAL,,val                       # images without split sub-folders
+
+Rows replace the default of the same folder. ``label`` is REAL, FAKE or ``ignore``; ``split``
+(optional) is the official split of images directly in the folder. A folder matched by no row is
+**never guessed**: it is reported (a rejected row naming the folder and how to map it), and so
+is a sub-folder of a known origin that is not a split name. Folder names compare
+case-insensitively; the longest matching path prefix wins.
+
+Generated images show nobody real, so no actor is given; an edited image's original is not
+named by DFFD's file names, so none is guessed either (the fake then has a pseudo-actor).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from deepfake_assets.media.still_images import is_image_path
+from deepfake_assets.sources.common import (
+    assign_unique_ids,
+    normalise_label,
+    normalise_split,
+    walk_files,
+)
+from deepfake_assets.sources.errors import SourceFormatError
+from deepfake_assets.sources.schema import MetadataProblem, SourceListing, build_video_table
+
+FOLDERS_FILE = "dffd_folders.csv"
+IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class FolderRule:
+    """What one origin folder holds."""
+
+    label: str  # REAL, FAKE or "ignore"
+    method: str | None = None
+    split: str | None = None  # for images directly in the folder (no split sub-folders)
+    family: str | None = None  # the dataset family the method belongs to, for notes
+
+
+# The paper's names (section 3 and the download page); FF++ frames come in the FF++ names.
+DEFAULT_FOLDERS: dict[str, FolderRule] = {
+    "ffhq": FolderRule("REAL", family="ffhq"),
+    "celeba": FolderRule("REAL", family="celeba"),
+    "youtube": FolderRule("REAL", family="faceforensics"),
+    "original": FolderRule("REAL", family="faceforensics"),
+    "faceapp": FolderRule("FAKE", "faceapp", family="attribute_editing"),
+    "stargan": FolderRule("FAKE", "stargan", family="attribute_editing"),
+    "pggan_v1": FolderRule("FAKE", "pggan", family="entire_face_synthesis"),
+    "pggan_v2": FolderRule("FAKE", "pggan", family="entire_face_synthesis"),
+    "stylegan_ffhq": FolderRule("FAKE", "stylegan", family="entire_face_synthesis"),
+    "stylegan_celeba": FolderRule("FAKE", "stylegan", family="entire_face_synthesis"),
+    "deepfakes": FolderRule("FAKE", "Deepfakes", family="identity_swap"),
+    "faceswap": FolderRule("FAKE", "FaceSwap", family="identity_swap"),
+    "face2face": FolderRule("FAKE", "Face2Face", family="expression_swap"),
+}
+
+
+def detect(root: Path) -> bool:
+    """A ``dffd_folders.csv``, or at least two top-level folders named as DFFD's origins."""
+    if (root / FOLDERS_FILE).is_file():
+        return True
+    try:
+        names = {p.name.lower() for p in root.iterdir() if p.is_dir()}
+    except OSError:
+        return False
+    return len(names & set(DEFAULT_FOLDERS)) >= 2
+
+
+def folder_table(root: Path) -> dict[str, FolderRule]:
+    """The defaults with ``dffd_folders.csv``'s rows applied (keys: lower-case path prefixes).
+    A bad row raises ``SourceFormatError`` naming its line: a mapping is never half-read."""
+    table = dict(DEFAULT_FOLDERS)
+    path = root / FOLDERS_FILE
+    if not path.is_file():
+        return table
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise SourceFormatError(f"{FOLDERS_FILE}: cannot read ({exc.strerror or exc})") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        if "folder" not in header or "label" not in header:
+            raise SourceFormatError(f"{FOLDERS_FILE}: needs a folder,label[,method,split] header")
+        for values in reader:
+            row = {k.strip().lower(): (v or "").strip() for k, v in values.items() if k}
+            where = f"{FOLDERS_FILE} line {reader.line_num}"
+            folder = row.get("folder", "").strip("/").lower()
+            if not folder:
+                raise SourceFormatError(f"{where}: empty folder")
+            label = row.get("label", "")
+            if label.lower() == IGNORE:
+                table[folder] = FolderRule(IGNORE)
+                continue
+            label = normalise_label(label, where)
+            split, unknown = normalise_split(row.get("split"))
+            if unknown:
+                raise SourceFormatError(f"{where}: unknown split {row.get('split')!r}")
+            table[folder] = FolderRule(label, row.get("method") or None, split)
+    return table
+
+
+def _rule_for(parts: list[str], table: dict[str, FolderRule]) -> tuple[str, FolderRule] | None:
+    """The longest path prefix of ``parts`` (folders only) that the table names."""
+    for depth in range(len(parts), 0, -1):
+        key = "/".join(parts[:depth]).lower()
+        if key in table:
+            return key, table[key]
+    return None
+
+
+def list_images(root: Path) -> SourceListing:
+    """The item table of a DFFD folder; unknown folders are problems, never guessed."""
+    table = folder_table(root)
+    entries: list[dict[str, str | None]] = []
+    unknown: dict[str, str] = {}  # folder -> why
+    for path in walk_files(root):
+        rel = path.relative_to(root).as_posix()
+        if not is_image_path(path.name):
+            continue
+        folders = rel.split("/")[:-1]
+        if not folders:
+            unknown.setdefault(rel, "an image at the dataset root belongs to no origin folder")
+            continue
+        found = _rule_for(folders, table)
+        if found is None:
+            top = folders[0]
+            unknown.setdefault(
+                top,
+                f"folder {top!r} is not in the DFFD folder table; add a row "
+                f"'{top},REAL|FAKE|ignore,<method>' to {FOLDERS_FILE} (not guessed)",
+            )
+            continue
+        key, rule = found
+        if rule.label == IGNORE:
+            continue
+        below = folders[len(key.split("/")) :]
+        split, note = rule.split, None
+        if below:
+            split, bad = normalise_split(below[0])
+            if bad:
+                where = "/".join(folders[: len(key.split("/")) + 1])
+                unknown.setdefault(
+                    where,
+                    f"folder {where!r} is not a split (train, validation, test) of origin "
+                    f"{key!r}; its images are not listed (not guessed)",
+                )
+                continue
+        elif split is None:
+            note = "no split folder: official split unknown"
+        origin = "/".join(folders[: len(key.split("/"))])
+        entries.append(
+            {
+                "rel_path": rel,
+                "label": rule.label,
+                "method": rule.method if rule.label == "FAKE" else None,
+                "official_split": split,
+                "variant": origin,
+                "notes": "; ".join(
+                    n for n in (note, f"family={rule.family}" if rule.family else None) if n
+                )
+                or None,
+            }
+        )
+    ids = assign_unique_ids([[_stem(e["rel_path"]), e["rel_path"]] for e in entries])
+    rows = [{"video_id": vid, **e} for vid, e in zip(ids, entries, strict=True)]
+    problems = tuple(MetadataProblem(folder, why) for folder, why in sorted(unknown.items()))
+    return SourceListing(build_video_table(rows), problems)
+
+
+def read(root: Path) -> pl.DataFrame:
+    return list_images(root).videos
+
+
+def _stem(rel: str) -> str:
+    return rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
