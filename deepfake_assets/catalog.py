@@ -102,7 +102,7 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
 _TEMP_NAME = re.compile(r"^\..+\.(\d+)(\.[0-9a-f]+)?\.tmp$")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -124,7 +124,7 @@ def remove_stale_temp_files(root: Path) -> int:
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             match = _TEMP_NAME.match(name)
-            if match and not _pid_alive(int(match.group(1))):
+            if match and not pid_alive(int(match.group(1))):
                 Path(dirpath, name).unlink(missing_ok=True)
                 removed += 1
     return removed

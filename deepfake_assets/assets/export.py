@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
+from deepfake_assets.catalog import pid_alive
 from deepfake_assets.export.data_card import counts_figure, data_card
 from deepfake_assets.export.deepfakebench import DeepfakeBenchOptions, write_deepfakebench
 from deepfake_assets.export.funnel import funnel_table
@@ -48,21 +49,11 @@ def _remove_abandoned_builds(data_dir: Path) -> int:
     removed = 0
     for folder in data_dir.glob(".export.*.building"):
         pid = folder.name.split(".")[2]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _build(

@@ -14,21 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-SCALAR_FIELDS = [
-    "split",
-    "label",
-    "source",
-    "video_id",
-    "original_video_id",
-    "frame_index",
-    "track",
-    "actor_id",
-    "level",
-    "fold",
-    "fake_level",
-    "ssim",
-    "method",
-]
+from deepfake_assets.export.info import IMAGE_METADATA_COLUMNS
+
+SCALAR_FIELDS = list(IMAGE_METADATA_COLUMNS)
 
 
 class FiftyOneUnavailable(ImportError):

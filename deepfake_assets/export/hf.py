@@ -18,23 +18,11 @@ from pathlib import Path
 
 import polars as pl
 
+from deepfake_assets.export.info import IMAGE_METADATA_COLUMNS
 from deepfake_assets.media.images import write_bytes_atomic
 
 # Columns carried next to each image (the split is the dataset's split, not a column).
-HF_COLUMNS = [
-    "label",
-    "source",
-    "video_id",
-    "original_video_id",
-    "frame_index",
-    "track",
-    "actor_id",
-    "level",
-    "fold",
-    "fake_level",
-    "ssim",
-    "method",
-]
+HF_COLUMNS = [c for c in IMAGE_METADATA_COLUMNS if c != "split"]
 
 
 @dataclass

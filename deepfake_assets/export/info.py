@@ -153,3 +153,22 @@ def unresolved_rows(
         .select(list(schema))
         .sort("source", "problem")
     )
+
+
+# What the per-image consumer formats (Hugging Face, WebDataset, FiftyOne) carry beside each
+# image, in this order.
+IMAGE_METADATA_COLUMNS = (
+    "split",
+    "label",
+    "source",
+    "video_id",
+    "original_video_id",
+    "frame_index",
+    "track",
+    "actor_id",
+    "level",
+    "fold",
+    "fake_level",
+    "ssim",
+    "method",
+)

@@ -19,23 +19,10 @@ from pathlib import Path
 
 import polars as pl
 
+from deepfake_assets.export.info import IMAGE_METADATA_COLUMNS
 from deepfake_assets.media.images import write_bytes_atomic
 
-JSON_COLUMNS = [
-    "label",
-    "split",
-    "source",
-    "video_id",
-    "original_video_id",
-    "frame_index",
-    "track",
-    "actor_id",
-    "level",
-    "fold",
-    "fake_level",
-    "ssim",
-    "method",
-]
+JSON_COLUMNS = list(IMAGE_METADATA_COLUMNS)
 
 
 @dataclass
