@@ -140,6 +140,74 @@ class FacesConfig(dg.Config):
     probe_first_frame: bool = True
 
 
+def _fail_on_broken_videos(done: dict[str, VideoFaces], n_jobs: int, source_name: str) -> None:
+    """Stop before the catalog is touched when any video failed for a retryable reason."""
+    failed = [r for r in done.values() if r.status == "failed"]
+    if failed:
+        examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
+        raise dg.Failure(
+            f"{len(failed)} of {n_jobs} videos of {source_name!r} failed for a reason that "
+            f"is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
+            f"{len(done) - len(failed)} finished videos are saved, so a re-run resumes.",
+            metadata={
+                "failed_videos": md.table(
+                    pl.DataFrame([{"video_id": r.video_id, "reason": r.reason} for r in failed])
+                )
+            },
+        )
+
+
+def _detections_metadata(faces, face_videos, ensemble_config, backend, ran_on, timing) -> dict:
+    """The `face_detections` materialisation's metadata."""
+    return {
+        "num_videos": face_videos.height,
+        "by_status": md.counts(face_videos, "label", "status"),
+        "discarded_by_reason": md.counts(
+            face_videos.filter(pl.col("status") != "ok"), "reason_code"
+        ),
+        "num_faces": faces.height,
+        "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
+        "num_tries": int(face_videos["tries"].sum()) if face_videos.height else 0,
+        "tries_stopped_at_faceless_first_frame": (
+            int(face_videos["tries_stopped_early"].sum()) if face_videos.height else 0
+        ),
+        "faces_per_video": md.table(
+            face_videos.select(
+                "video_id",
+                "label",
+                "role",
+                "status",
+                "reason",
+                "tries",
+                "num_frames",
+                "num_faces",
+                "num_tracks",
+            ).sort("status", "video_id"),
+            limit=50,
+            where="catalog table face_videos",
+        ),
+        "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
+        "backend": backend,
+        "workers": ran_on,
+        **timing.to_metadata("video"),
+    }
+
+
+def _crops_metadata(faces: pl.DataFrame, out_dir, data_dir) -> dict:
+    """The `face_crops` materialisation's metadata, with a picture of sample crops."""
+    crops_meta: dict = {
+        "num_crops": faces.height * 3,
+        "crop_folder": dg.MetadataValue.path(str(out_dir)),
+    }
+    picture = faces_picture(faces, data_dir)
+    if picture is not None:
+        crops_meta["sample_faces"] = dg.MetadataValue.md(
+            "Rows: 160x160, 299x299 and raw crops of a real video, then its fakes at the same "
+            "frames and boxes.\n\n" + md.png_markdown(picture, "sample faces")
+        )
+    return crops_meta
+
+
 @dg.multi_asset(
     partitions_def=source_partitions,
     group_name="faces",
@@ -257,19 +325,7 @@ def face_detections_and_crops(
     timing = summarise_seconds(seconds, time.perf_counter() - started)
     # a worker killed mid-write (its task was run again elsewhere) leaves a temporary file
     remove_stale_temp_files(out_dir)
-    failed = [r for r in done.values() if r.status == "failed"]
-    if failed:
-        examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
-        raise dg.Failure(
-            f"{len(failed)} of {len(jobs)} videos of {source_name!r} failed for a reason that "
-            f"is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
-            f"{len(done) - len(failed)} finished videos are saved, so a re-run resumes.",
-            metadata={
-                "failed_videos": md.table(
-                    pl.DataFrame([{"video_id": r.video_id, "reason": r.reason} for r in failed])
-                )
-            },
-        )
+    _fail_on_broken_videos(done, len(jobs), source_name)
     labels = dict(zip(videos["video_id"], videos["label"], strict=True))
     results = [done[j.video_id] for j in jobs if j.video_id in done]
     faces, face_videos, frames = face_tables(source_name, results, labels)
@@ -279,47 +335,9 @@ def face_detections_and_crops(
     orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
     if orphans:
         context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
-    detections_meta = {
-        "num_videos": face_videos.height,
-        "by_status": md.counts(face_videos, "label", "status"),
-        "discarded_by_reason": md.counts(
-            face_videos.filter(pl.col("status") != "ok"), "reason_code"
-        ),
-        "num_faces": faces.height,
-        "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
-        "num_tries": int(face_videos["tries"].sum()) if face_videos.height else 0,
-        "tries_stopped_at_faceless_first_frame": (
-            int(face_videos["tries_stopped_early"].sum()) if face_videos.height else 0
-        ),
-        "faces_per_video": md.table(
-            face_videos.select(
-                "video_id",
-                "label",
-                "role",
-                "status",
-                "reason",
-                "tries",
-                "num_frames",
-                "num_faces",
-                "num_tracks",
-            ).sort("status", "video_id"),
-            limit=50,
-            where="catalog table face_videos",
-        ),
-        "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
-        "backend": executor.backend,
-        "workers": ran_on,
-        **timing.to_metadata("video"),
-    }
-    crops_meta: dict = {
-        "num_crops": faces.height * 3,
-        "crop_folder": dg.MetadataValue.path(str(out_dir)),
-    }
-    picture = faces_picture(faces, data_dir)
-    if picture is not None:
-        crops_meta["sample_faces"] = dg.MetadataValue.md(
-            "Rows: 160x160, 299x299 and raw crops of a real video, then its fakes at the same "
-            "frames and boxes.\n\n" + md.png_markdown(picture, "sample faces")
-        )
+    detections_meta = _detections_metadata(
+        faces, face_videos, ensemble_config, executor.backend, ran_on, timing
+    )
+    crops_meta = _crops_metadata(faces, out_dir, data_dir)
     yield dg.MaterializeResult(asset_key="face_detections", metadata=detections_meta)
     yield dg.MaterializeResult(asset_key="face_crops", metadata=crops_meta)
