@@ -373,7 +373,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _sync_partition(instance, DEMO_SOURCE)
     _sync_partition(instance, DEMO_IMAGES_SOURCE)
     print(f"== registered sources {DEMO_SOURCE!r} and {DEMO_IMAGES_SOURCE!r}")
-    return materialize([DEMO_SOURCE, DEMO_IMAGES_SOURCE])
+    # the video source last: its materialisation is the latest, the one the UI opens on
+    return materialize([DEMO_IMAGES_SOURCE, DEMO_SOURCE])
 
 
 def cmd_browse(args: argparse.Namespace) -> int:

@@ -294,7 +294,7 @@ def test_user_materialises_a_source_partition_from_the_ui(instance_env, tmp_path
 
 # -- what the metadata of the faces, actors and fakes looks like ------------------------------
 METADATA_SCREENSHOTS = SCREENSHOTS / "metadata"
-CROPS_FOLDER = "$DEEPFAKE_DATA_DIR/faces/<source>/<video>/"
+CROPS_FOLDER = "$DEEPFAKE_DATA_DIR/faces/<source>/<video slug>-<hash>/"
 # whole tables and pictures in element screenshots, not the window's first rows
 TALL_VIEWPORT = {"width": 1600, "height": 3200}
 
@@ -409,8 +409,10 @@ def read_metadata_pages(base: str, page, shots: Screenshots) -> None:
     from deepfake_assets.identity.figures import TSNE_SIZE
 
     catalog = Catalog()
-    n_videos = catalog.read("face_videos").height
-    n_fake_videos = catalog.read("fake_groups")["video_id"].n_unique()
+    # the UI shows the latest materialisation: the demo's video source (its image source runs
+    # first)
+    n_videos = catalog.read("face_videos", "demo").height
+    n_fake_videos = catalog.read("fake_groups", "demo")["video_id"].n_unique()
     # 1. face_crops: the crop folder reads as written (Markdown ate <source>/<video>)
     page.goto(f"{base}/assets/face_crops")
     description = page.get_by_text(CROPS_FOLDER, exact=False)
