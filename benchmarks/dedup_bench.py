@@ -62,7 +62,7 @@ def manifest_3_files(n: int) -> pl.DataFrame:
 
 def identical(n: int) -> pl.DataFrame:
     sys.path.insert(0, str(ROOT))
-    from deepfake_assets_tests.identity.test_dedup_exact_groups import identical_world
+    from deepfake_assets.testing.hash_worlds import identical_world
 
     return identical_world(n // 80, per_video=80)
 
@@ -115,7 +115,7 @@ def run_one(case: str, n: int, impl: str) -> dict:
     """In this process: build the input, group it, report time and memory."""
     sys.path.insert(0, str(ROOT))
     from deepfake_assets.identity.dedup import group_duplicates
-    from deepfake_assets_tests.identity.dedup_reference import reference_group_duplicates
+    from deepfake_assets.testing.dedup_reference import reference_group_duplicates
 
     if case == "check_one_family":
         return run_check(n, impl)

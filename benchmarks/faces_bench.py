@@ -412,7 +412,7 @@ def _e2e_summary(r: VideoFaces, seconds: float) -> dict[str, Any]:
         "status": r.status,
         "reason": r.reason,
         "tries": r.tries,
-        "frames_decoded_over_tries": sum(int(a.get("decoded", 0)) for a in r.attempts),
+        "frames_decoded_over_tries": sum(a.decoded for a in r.attempts),
         "faces": len(r.faces),
     }
 

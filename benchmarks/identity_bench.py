@@ -46,7 +46,7 @@ def _ari(a: np.ndarray, b: np.ndarray) -> float:
 
 def real_faces(n: int) -> np.ndarray:
     """n 160x160 crops: altered variants of the two packaged faces (astronaut, Grace Hopper)."""
-    from deepfake_assets_tests.identity.face_data import variant_faces
+    from deepfake_assets.testing.face_data import variant_faces
 
     faces, _, _ = variant_faces(with_fixtures=False)
     reps = int(np.ceil(n / len(faces)))
@@ -242,12 +242,7 @@ def bench_dedup(n: int) -> dict:
     t = time.perf_counter()
     res = group_duplicates(items)
     t_group = time.perf_counter() - t
-    by_reason = (
-        res.duplicates.with_columns(pl.col("reason").str.split("(").list.first())
-        .group_by("reason")
-        .len()
-        .sort("reason")
-    )
+    by_reason = res.duplicates.group_by(pl.col("reason_code").alias("reason")).len().sort("reason")
     out = {
         "items": items.height,
         "planted": planted,
@@ -286,7 +281,7 @@ def measure_thresholds() -> dict:
 
     from deepfake_assets.identity.clustering import calibrate_eps
     from deepfake_assets.identity.hashing import hamming
-    from deepfake_assets_tests.identity.face_data import (
+    from deepfake_assets.testing.face_data import (
         CARPHONE_BOXES,
         FIXTURES,
         crop_160,

@@ -239,6 +239,10 @@ def _report_stale_dataset(instance, data_dir: Path) -> list[str]:
 
 
 # -- materialize -----------------------------------------------------------------------------
+class RunConfigError(ValueError):
+    """A --config file that cannot be read or is not run config: printed, exit 2."""
+
+
 def load_run_config(path: Path | None) -> dict:
     """Run config from a YAML or JSON file: `{"ops": {"<asset op>": {"config": {...}}}}`."""
     if path is None:
@@ -248,9 +252,9 @@ def load_run_config(path: Path | None) -> dict:
     try:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise RegistryError(f"cannot read run config {path}: {exc}") from exc
+        raise RunConfigError(f"cannot read run config {path}: {exc}") from exc
     if not isinstance(loaded, dict) or not isinstance(loaded.get("ops", {}), dict):
-        raise RegistryError(f"run config {path} must be a mapping with an `ops:` mapping")
+        raise RunConfigError(f"run config {path} must be a mapping with an `ops:` mapping")
     return loaded
 
 
@@ -462,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except RegistryError as exc:
+    except (RegistryError, RunConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -30,11 +30,11 @@ def sources_dir() -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
-def faces_dir(source: str) -> Path:
-    """Face crops of one source dataset."""
-    return data_dir() / "faces" / source
+def faces_dir(source: str, root: Path | None = None) -> Path:
+    """Face crops of one source dataset, under ``root`` (default ``data_dir()``)."""
+    return (root or data_dir()) / "faces" / source
 
 
-def work_dir(source: str) -> Path:
-    """Per-video results of unfinished runs (what makes a run resumable)."""
-    return data_dir() / "work" / source
+def work_dir(source: str, root: Path | None = None) -> Path:
+    """Per-video results of unfinished runs (what makes a run resumable), under ``root``."""
+    return (root or data_dir()) / "work" / source

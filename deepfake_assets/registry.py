@@ -142,7 +142,11 @@ class Removal:
 
 def source_folders(data_dir: Path, name: str) -> tuple[Path, ...]:
     """The folders only one source's runs write: crops, difference masks and staged work."""
-    return (data_dir / "faces" / name, data_dir / "masks" / name, data_dir / "work" / name)
+    return (
+        config.faces_dir(name, data_dir),
+        data_dir / "masks" / name,
+        config.work_dir(name, data_dir),
+    )
 
 
 class SourceRegistry:

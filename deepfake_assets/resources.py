@@ -34,6 +34,14 @@ class DataDirResource(dg.ConfigurableResource):
     def registry(self) -> SourceRegistry:
         return SourceRegistry(self.path())
 
+    def faces_dir(self, source: str) -> Path:
+        """Where one source's face crops go (``config.faces_dir`` under this data directory)."""
+        return config.faces_dir(source, self.path())
+
+    def work_dir(self, source: str) -> Path:
+        """Where one source's staged per-video results go (``config.work_dir``)."""
+        return config.work_dir(source, self.path())
+
 
 class ComputeResource(dg.ConfigurableResource):
     """Where the per-video stages (faces, embeddings, SSIM) run.

@@ -10,6 +10,7 @@ import dagster as dg
 from deepfake_assets.jobs import ingest_source_job
 from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME
 from deepfake_assets.registry import SourceRegistry
+from deepfake_assets.resources import DataDirResource
 from deepfake_assets.sources.fingerprint import folder_fingerprint
 
 VIDEOS_KEY = dg.AssetKey("videos")
@@ -51,8 +52,8 @@ def stale_sources(instance: dg.DagsterInstance, registry: SourceRegistry) -> lis
     description="Nightly: backfills sources never materialised and re-runs sources whose folder "
     "changed since their last materialisation.",
 )
-def source_backfill_schedule(context: dg.ScheduleEvaluationContext):
-    registry = SourceRegistry()
+def source_backfill_schedule(context: dg.ScheduleEvaluationContext, data: DataDirResource):
+    registry = data.registry()  # the registry the assets read, through the same resource
     stale = stale_sources(context.instance, registry)
     missing = [s["name"] for s in stale if s["why"] == "missing_folder"]
     for name in missing:

@@ -20,6 +20,7 @@ from deepfake_assets import config
 from deepfake_assets.jobs import DATASET_AFTER_TAG, dataset_job, ingest_source_job
 from deepfake_assets.partitions import SOURCE_PARTITIONS_NAME, source_partitions
 from deepfake_assets.registry import RegistryError, SourceRegistry, slugify
+from deepfake_assets.resources import DataDirResource
 from deepfake_assets.sources import detect_format
 from deepfake_assets.sources.fingerprint import folder_fingerprint
 
@@ -106,13 +107,15 @@ def scan_sources_dir(
     description="Registers each new recognisable folder in $DEEPFAKE_SOURCES_DIR as a source "
     "dataset partition and requests its materialisation." + _WATCH_NOTE,
 )
-def new_source_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def new_source_sensor(
+    context: dg.SensorEvaluationContext, data: DataDirResource
+) -> dg.SensorResult:
     root = config.sources_dir()
     if root is None:
         return dg.SensorResult(skip_reason="DEEPFAKE_SOURCES_DIR is not set: no folder to watch")
     if not root.is_dir():
         return dg.SensorResult(skip_reason=f"DEEPFAKE_SOURCES_DIR={root} is not a folder")
-    registry = SourceRegistry()
+    registry = data.registry()  # the registry the assets read, through the same resource
     settle_s = float(os.environ.get(SETTLE_ENV, "30"))
     registered, unknown, settling = scan_sources_dir(root, registry, settle_s)
     # Sources registered in the registry (e.g. by the CLI against another instance) but not yet

@@ -13,9 +13,12 @@ import dagster as dg
 from deepfake_assets import cli
 from deepfake_assets.definitions import defs
 from deepfake_assets.registry import SourceRegistry
+from deepfake_assets.resources import DataDirResource
 from deepfake_assets.schedules import source_backfill_schedule, stale_sources
 from deepfake_assets.sensors import new_source_sensor
 from deepfake_assets_tests.conftest import make_dfdc_folder
+
+RESOURCES = {"data": DataDirResource()}  # as the definitions give it: $DEEPFAKE_DATA_DIR
 
 
 def test_definitions_load():
@@ -28,7 +31,7 @@ def test_sensor_registers_a_new_folder_and_requests_its_run(data_env):
     (data_env["sources"] / "holiday_photos").mkdir()
     (data_env["sources"] / "holiday_photos" / "a.jpg").write_bytes(b"x")
     with dg.instance_for_test() as instance:
-        result = new_source_sensor(dg.build_sensor_context(instance=instance))
+        result = new_source_sensor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert [r.partition_key for r in result.run_requests] == ["my-dfdc"]
         (request,) = result.dynamic_partitions_requests
         assert request.partition_keys == ["my-dfdc"]
@@ -36,17 +39,32 @@ def test_sensor_registers_a_new_folder_and_requests_its_run(data_env):
         instance.add_dynamic_partitions("source_datasets", ["my-dfdc"])
 
         # Next tick: nothing new, and the unrecognised folder is named in the skip reason.
-        again = new_source_sensor(dg.build_sensor_context(instance=instance))
+        again = new_source_sensor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         reason = again.skip_reason.skip_message
         assert "holiday_photos" in reason and "unrecognised" in reason
+
+
+def test_sensor_and_schedule_use_the_registry_of_the_data_resource(data_env, tmp_path):
+    """The registry comes through the resource the assets use, not from the environment."""
+    make_dfdc_folder(data_env["sources"] / "My DFDC")
+    other = {"data": DataDirResource(data_dir=str(tmp_path / "other data"))}
+    with dg.instance_for_test() as instance:
+        result = new_source_sensor(dg.build_sensor_context(instance=instance, resources=other))
+        assert [r.partition_key for r in result.run_requests] == ["my-dfdc"]
+        assert SourceRegistry(tmp_path / "other data").get("my-dfdc").format == "dfdc"
+        assert SourceRegistry().list() == []
+        requests = source_backfill_schedule(
+            dg.build_schedule_context(instance=instance, resources=other)
+        )
+        assert [r.partition_key for r in requests] == ["my-dfdc"]
 
 
 def test_sensor_does_not_bring_back_a_removed_source(data_env):
     make_dfdc_folder(data_env["sources"] / "My DFDC")
     with dg.instance_for_test() as instance:
-        new_source_sensor(dg.build_sensor_context(instance=instance))
+        new_source_sensor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert cli.main(["sources", "remove", "my-dfdc"]) == 0
-        again = new_source_sensor(dg.build_sensor_context(instance=instance))
+        again = new_source_sensor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert not again.run_requests and SourceRegistry().list() == []
         assert "removed with `sources remove`" in again.skip_reason.skip_message
     # `sources add` takes it back, and then it is an ordinary source again.
@@ -58,7 +76,7 @@ def test_sensor_waits_for_a_folder_that_is_still_being_copied(data_env, monkeypa
     monkeypatch.setenv("DEEPFAKE_SOURCES_SETTLE_S", "3600")
     make_dfdc_folder(data_env["sources"] / "copying")
     with dg.instance_for_test() as instance:
-        result = new_source_sensor(dg.build_sensor_context(instance=instance))
+        result = new_source_sensor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
     assert "still changing" in result.skip_reason.skip_message
     assert SourceRegistry().list() == []
 
@@ -70,7 +88,7 @@ def test_schedule_backfills_new_and_changed_sources_only(data_env, dfdc_folder):
     assert [s["why"] for s in stale_sources(instance, registry)] == ["never"]
     assert cli.main(["materialize", "--sources-only"]) == 0
     assert stale_sources(instance, registry) == []
-    context = dg.build_schedule_context(instance=instance)
+    context = dg.build_schedule_context(instance=instance, resources=RESOURCES)
     assert isinstance(source_backfill_schedule(context), dg.SkipReason)
 
     # A new file appears in the source folder: the next tick re-runs that partition.
@@ -78,7 +96,9 @@ def test_schedule_backfills_new_and_changed_sources_only(data_env, dfdc_folder):
         dfdc_folder / "dfdc_train_part_0" / "real.mp4",
         dfdc_folder / "dfdc_train_part_0" / "extra.mp4",
     )
-    requests = source_backfill_schedule(dg.build_schedule_context(instance=instance))
+    requests = source_backfill_schedule(
+        dg.build_schedule_context(instance=instance, resources=RESOURCES)
+    )
     assert [(r.partition_key, r.tags["deepfake_assets/trigger"]) for r in requests] == [
         ("tiny", "schedule:changed")
     ]

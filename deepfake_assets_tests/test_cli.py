@@ -221,6 +221,19 @@ def test_remove_refuses_while_a_run_of_the_source_is_in_flight(data_env, dfdc_fo
     assert SourceRegistry().find("k") is None and not any(f.exists() for f in folders)
 
 
+def test_a_bad_run_config_file_is_its_own_error_not_a_registry_one(data_env, tmp_path, capsys):
+    """A broken --config file says so (exit 2) without posing as a source registry problem."""
+    bad = tmp_path / "run.yaml"
+    bad.write_text("ops: [not, a, mapping]\n")
+    with pytest.raises(cli.RunConfigError) as caught:
+        cli.load_run_config(bad)
+    assert not isinstance(caught.value, cli.RegistryError)
+    unreadable = tmp_path / "broken.yaml"
+    unreadable.write_text("ops: {a: [\n")
+    assert cli.main(["materialize", "--config", str(unreadable)]) == 2
+    assert "cannot read run config" in capsys.readouterr().err
+
+
 def test_sources_add_per_part_registers_each_part_folder(data_env, tmp_path, capsys):
     import shutil
 

@@ -6,12 +6,9 @@ finished video at once (so an interrupted run resumes where it stopped) and publ
 catalog tables `frame_plans`, `faces` and `face_videos` in one atomic write each at the end.
 """
 
-import hashlib
-import json
-import os
 import time
 from dataclasses import asdict
-from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -23,17 +20,20 @@ from deepfake_assets.faces.ensemble import EnsembleConfig
 from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
+from deepfake_assets.faces.staging import ResultCache, result_keys
+from deepfake_assets.faces.tables import (
+    build_jobs,
+    default_workers,
+    face_tables,
+    plans_by_video,
+)
 from deepfake_assets.faces.video_faces import (
-    CROP_KINDS,
-    FACES_SCHEMA,
     VideoFaces,
     VideoFacesConfig,
-    VideoJob,
     remove_orphan_crop_folders,
     video_dirs,
 )
 from deepfake_assets.jobs import PER_SOURCE
-from deepfake_assets.media.images import write_bytes_atomic
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import ComputeResource, DataDirResource
 
@@ -41,9 +41,11 @@ DEFAULT_STRATEGY = "first_and_even"
 
 
 class SamplingConfig(dg.Config):
-    """Frame sampling; `strategy` empty = the source's own setting, else first_and_even."""
+    """Frame sampling; `strategy` None = the source's own setting, else first_and_even."""
 
-    strategy: str = ""
+    # first_and_even, uniform or balanced (checked at run time: Dagster's config cannot take
+    # an optional Literal)
+    strategy: str | None = None
     seed: int = 0
     first: int = 10
     evenly: int = 7
@@ -126,154 +128,84 @@ class FacesConfig(dg.Config):
     """Face detection, tracking and cropping."""
 
     recompute: bool = False  # re-run videos already finished by an earlier run
-    workers: int = -1  # worker processes; -1 = one per core for larger sources
+    workers: int | None = None  # worker processes; None = one per core for larger sources
     threads_per_worker: int = 1
     detect_max_side: int = 640
-    rule: str = "seed001"  # or "seed000": drop frames with no face or more than two
+    # per_frame_faces: drop frames with no face or more than two (see README's glossary)
+    rule: Literal["complete_tracks", "per_frame_faces", "seed001", "seed000"] = "complete_tracks"
     resample_offset: int = 20
     max_resamples: int = 5
-    # seed001: a try whose first frame has no face stops there (it can never be complete);
+    # complete_tracks: a try whose first frame has no face stops there (never complete);
     # False examines every planned frame of every try (same verdicts, slower on faceless videos)
     probe_first_frame: bool = True
 
 
-def _key(*parts: object) -> str:
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _staging_path(folder: Path, video_id: str) -> Path:
-    return folder / f"{hashlib.sha1(video_id.encode()).hexdigest()[:20]}.json"
-
-
-def _save(folder: Path, key: str, result: VideoFaces) -> None:
-    payload = json.dumps({"key": key, "result": result.to_dict()})
-    write_bytes_atomic(_staging_path(folder, result.video_id), payload.encode("utf-8"))
-
-
-def _load(folder: Path, video_id: str, key: str, data_dir: Path) -> VideoFaces | None:
-    """The staged result of an earlier run, or None when it must be computed again (none, stale
-    key, failed, or crops no longer where it says: a crop folder deleted, an older layout)."""
-    path = _staging_path(folder, video_id)
-    if not path.exists():
-        return None
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if payload.get("key") != key:
-        return None
-    result = VideoFaces.from_dict(payload["result"])
-    if result.status == "failed":
-        return None
-    ends = result.faces[:1] + result.faces[-1:]  # a stat of every crop would slow big resumes
-    crops = [row[f"crop_{kind}"] for row in ends for kind in CROP_KINDS]
-    if not all((data_dir / rel).is_file() for rel in crops if rel):
-        return None
-    return result
-
-
-def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJob]:
-    """One job per usable video: reals and orphan fakes are detected on, fakes reuse boxes."""
-    jobs = []
-    for row in videos.filter(pl.col("status") == "ok").to_dicts():
-        if row["label"] == "FAKE" and not row["orphan_fake"]:
-            role, plan = "fake", ()
-        else:
-            role = "orphan_fake" if row["label"] == "FAKE" else "real"
-            plan = tuple(plans.get(row["video_id"], ()))
-        jobs.append(
-            VideoJob(
-                video_id=row["video_id"],
-                path=row["abs_path"],
-                role=role,
-                plan_indices=plan,
-                original_video_id=row["original_video_id"],
-                rel_path=row["rel_path"],
-            )
+def _fail_on_broken_videos(done: dict[str, VideoFaces], n_jobs: int, source_name: str) -> None:
+    """Stop before the catalog is touched when any video failed for a retryable reason."""
+    failed = [r for r in done.values() if r.status == "failed"]
+    if failed:
+        examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
+        raise dg.Failure(
+            f"{len(failed)} of {n_jobs} videos of {source_name!r} failed for a reason that "
+            f"is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
+            f"{len(done) - len(failed)} finished videos are saved, so a re-run resumes.",
+            metadata={
+                "failed_videos": md.table(
+                    pl.DataFrame([{"video_id": r.video_id, "reason": r.reason} for r in failed])
+                )
+            },
         )
-    return jobs
 
 
-FACE_VIDEOS_SCHEMA = {
-    "source": pl.Utf8,
-    "video_id": pl.Utf8,
-    "label": pl.Utf8,
-    "role": pl.Utf8,
-    "status": pl.Utf8,
-    "reason": pl.Utf8,
-    "tries": pl.Int64,
-    # tries that stopped at a faceless first frame (seed001 probe_first_frame)
-    "tries_stopped_early": pl.Int64,
-    "num_frames": pl.Int64,
-    "num_faces": pl.Int64,
-    "num_tracks": pl.Int64,
-    "frame_indices": pl.List(pl.Int64),
-    "original_video_id": pl.Utf8,
-}
+def _detections_metadata(faces, face_videos, ensemble_config, backend, ran_on, timing) -> dict:
+    """The `face_detections` materialisation's metadata."""
+    return {
+        "num_videos": face_videos.height,
+        "by_status": md.counts(face_videos, "label", "status"),
+        "discarded_by_reason": md.counts(
+            face_videos.filter(pl.col("status") != "ok"), "reason_code"
+        ),
+        "num_faces": faces.height,
+        "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
+        "num_tries": int(face_videos["tries"].sum()) if face_videos.height else 0,
+        "tries_stopped_at_faceless_first_frame": (
+            int(face_videos["tries_stopped_early"].sum()) if face_videos.height else 0
+        ),
+        "faces_per_video": md.table(
+            face_videos.select(
+                "video_id",
+                "label",
+                "role",
+                "status",
+                "reason",
+                "tries",
+                "num_frames",
+                "num_faces",
+                "num_tracks",
+            ).sort("status", "video_id"),
+            limit=50,
+            where="catalog table face_videos",
+        ),
+        "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
+        "backend": backend,
+        "workers": ran_on,
+        **timing.to_metadata("video"),
+    }
 
 
-def face_tables(
-    source: str, results: list[VideoFaces], labels: dict[str, str]
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The `faces` rows (one per face per frame), `face_videos` rows (one per video) and
-    `frames` rows (one per frame used, with its pHash)."""
-    frames = [r.faces_frame() for r in results if r.ok and r.faces]
-    faces = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FACES_SCHEMA)
-    faces = faces.with_columns(
-        pl.lit(source).alias("source"),
-        pl.col("video_id")
-        .replace_strict(labels, default=None, return_dtype=pl.Utf8)
-        .alias("label"),
-    ).with_columns(
-        (
-            pl.lit(source + "/")
-            + pl.col("video_id")
-            + "/"
-            + pl.col("frame_index").cast(pl.Utf8).str.zfill(6)
-            + "/"
-            + pl.col("track").cast(pl.Utf8)
-        ).alias("face_id")
-    )
-    rows = [
-        {
-            "source": source,
-            "video_id": r.video_id,
-            "label": labels.get(r.video_id),
-            "role": r.role,
-            "status": r.status,
-            "reason": r.reason,
-            "tries": r.tries,
-            "tries_stopped_early": sum(1 for a in r.attempts if "examined" in a),
-            "num_frames": len(r.frame_indices),
-            "num_faces": len(r.faces),
-            "num_tracks": len({f["track"] for f in r.faces}),
-            "frame_indices": list(r.frame_indices),
-            "original_video_id": r.original_video_id,
-        }
-        for r in results
-    ]
-    frames = pl.DataFrame(
-        [
-            {
-                "source": source,
-                "video_id": r.video_id,
-                "label": labels.get(r.video_id),
-                "frame_index": index,
-                "phash": phash,
-            }
-            for r in results
-            if r.ok
-            for index, phash in zip(r.frame_indices, r.frame_hashes, strict=False)
-        ],
-        schema={
-            "source": pl.Utf8,
-            "video_id": pl.Utf8,
-            "label": pl.Utf8,
-            "frame_index": pl.Int64,
-            "phash": pl.Int64,
-        },
-    )
-    return faces, pl.DataFrame(rows, schema=FACE_VIDEOS_SCHEMA), frames
+def _crops_metadata(faces: pl.DataFrame, out_dir, data_dir) -> dict:
+    """The `face_crops` materialisation's metadata, with a picture of sample crops."""
+    crops_meta: dict = {
+        "num_crops": faces.height * 3,
+        "crop_folder": dg.MetadataValue.path(str(out_dir)),
+    }
+    picture = faces_picture(faces, data_dir)
+    if picture is not None:
+        crops_meta["sample_faces"] = dg.MetadataValue.md(
+            "Rows: 160x160, 299x299 and raw crops of a real video, then its fakes at the same "
+            "frames and boxes.\n\n" + md.png_markdown(picture, "sample faces")
+        )
+    return crops_meta
 
 
 @dg.multi_asset(
@@ -319,10 +251,7 @@ def face_detections_and_crops(
     data_dir = data.path()
     videos = data.require("videos", source_name, writer="videos")
     plan_table = data.require("frame_plans", source_name, writer="sampled_frames")
-    plans: dict[str, list[int]] = {}
-    for vid, idx in zip(plan_table["video_id"], plan_table["frame_index"], strict=True):
-        plans.setdefault(vid, []).append(int(idx))
-    jobs = build_jobs(videos, plans)
+    jobs = build_jobs(videos, plans_by_video(plan_table))
     try:
         video_dirs(j.video_id for j in jobs)
     except ValueError as exc:
@@ -335,27 +264,10 @@ def face_detections_and_crops(
         probe_first_frame=config.probe_first_frame,
         relative_to=data_dir,
     )
-    # the layout of a staged result: bump it when VideoFaces gains a field or the crop paths
-    # it names change, so that older staged results are recomputed instead of read with a
-    # field missing or pointing at crops of the old layout (3: one folder per video id)
-    staged_layout = 3
-    settings = [
-        asdict(ensemble_config),
-        asdict(video_cfg) | {"relative_to": None},
-        staged_layout,
-    ]
     fingerprints = dict(zip(videos["video_id"], videos["content_fingerprint"], strict=True))
-    keys: dict[str, str] = {}
-    for job in jobs:
-        if job.role != "fake":
-            keys[job.video_id] = _key(fingerprints[job.video_id], job.plan_indices, settings)
-    for job in jobs:
-        if job.role == "fake":
-            keys[job.video_id] = _key(
-                fingerprints[job.video_id], keys.get(job.original_video_id), settings
-            )
-    staging = data_dir / "work" / source_name / "faces"
-    out_dir = data_dir / "faces" / source_name
+    keys = result_keys(jobs, fingerprints, ensemble_config, video_cfg)
+    staging = data.work_dir(source_name) / "faces"
+    out_dir = data.faces_dir(source_name)
     stale = sum(remove_stale_temp_files(folder) for folder in (staging, out_dir, catalog.root))
     if stale:
         context.log.info(f"removed {stale} half-written files left by an interrupted run")
@@ -366,10 +278,11 @@ def face_detections_and_crops(
         raise dg.Failure(
             f"cannot write the face crops of {source_name!r} under {out_dir}: {exc}"
         ) from exc
+    cache = ResultCache(staging, data_dir)
     done: dict[str, VideoFaces] = {}
     if not config.recompute:
         for job in jobs:
-            previous = _load(staging, job.video_id, keys[job.video_id], data_dir)
+            previous = cache.load(job.video_id, keys[job.video_id])
             if previous is not None:
                 done[job.video_id] = previous
     todo = [j for j in jobs if j.video_id not in done]
@@ -378,9 +291,7 @@ def face_detections_and_crops(
         f"{len(todo)} to process"
     )
     detect_jobs = sum(1 for j in todo if j.role != "fake")
-    workers = config.workers
-    if workers < 0:
-        workers = 0 if detect_jobs <= 2 else min(os.cpu_count() or 1, detect_jobs, 8)
+    workers = default_workers(config.workers, detect_jobs)
     originals = {v: r for v, r in done.items() if r.role == "real"}
     threads = compute.threads(config.threads_per_worker)
     seconds: list[float] = []
@@ -399,7 +310,7 @@ def face_detections_and_crops(
             originals=originals,
         )
         for i, (result, spent) in enumerate(results, start=1):
-            _save(staging, keys[result.video_id], result)
+            cache.save(keys[result.video_id], result)
             done[result.video_id] = result
             if result.status != "failed":
                 seconds.append(spent)
@@ -414,19 +325,7 @@ def face_detections_and_crops(
     timing = summarise_seconds(seconds, time.perf_counter() - started)
     # a worker killed mid-write (its task was run again elsewhere) leaves a temporary file
     remove_stale_temp_files(out_dir)
-    failed = [r for r in done.values() if r.status == "failed"]
-    if failed:
-        examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
-        raise dg.Failure(
-            f"{len(failed)} of {len(jobs)} videos of {source_name!r} failed for a reason that "
-            f"is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
-            f"{len(done) - len(failed)} finished videos are saved, so a re-run resumes.",
-            metadata={
-                "failed_videos": md.table(
-                    pl.DataFrame([{"video_id": r.video_id, "reason": r.reason} for r in failed])
-                )
-            },
-        )
+    _fail_on_broken_videos(done, len(jobs), source_name)
     labels = dict(zip(videos["video_id"], videos["label"], strict=True))
     results = [done[j.video_id] for j in jobs if j.video_id in done]
     faces, face_videos, frames = face_tables(source_name, results, labels)
@@ -436,48 +335,9 @@ def face_detections_and_crops(
     orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
     if orphans:
         context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
-    by_reason = face_videos.with_columns(
-        pl.col("reason").fill_null("").str.split(":").list.first().alias("why")
+    detections_meta = _detections_metadata(
+        faces, face_videos, ensemble_config, executor.backend, ran_on, timing
     )
-    detections_meta = {
-        "num_videos": face_videos.height,
-        "by_status": md.counts(face_videos, "label", "status"),
-        "discarded_by_reason": md.counts(by_reason.filter(pl.col("status") != "ok"), "why"),
-        "num_faces": faces.height,
-        "num_interpolated": int(faces["interpolated"].sum()) if faces.height else 0,
-        "num_tries": int(face_videos["tries"].sum()) if face_videos.height else 0,
-        "tries_stopped_at_faceless_first_frame": (
-            int(face_videos["tries_stopped_early"].sum()) if face_videos.height else 0
-        ),
-        "faces_per_video": md.table(
-            face_videos.select(
-                "video_id",
-                "label",
-                "role",
-                "status",
-                "reason",
-                "tries",
-                "num_frames",
-                "num_faces",
-                "num_tracks",
-            ).sort("status", "video_id"),
-            limit=50,
-            where="catalog table face_videos",
-        ),
-        "ensemble": {k: str(v) for k, v in asdict(ensemble_config).items()},
-        "backend": executor.backend,
-        "workers": ran_on,
-        **timing.to_metadata("video"),
-    }
-    crops_meta: dict = {
-        "num_crops": faces.height * 3,
-        "crop_folder": dg.MetadataValue.path(str(out_dir)),
-    }
-    picture = faces_picture(faces, data_dir)
-    if picture is not None:
-        crops_meta["sample_faces"] = dg.MetadataValue.md(
-            "Rows: 160x160, 299x299 and raw crops of a real video, then its fakes at the same "
-            "frames and boxes.\n\n" + md.png_markdown(picture, "sample faces")
-        )
+    crops_meta = _crops_metadata(faces, out_dir, data_dir)
     yield dg.MaterializeResult(asset_key="face_detections", metadata=detections_meta)
     yield dg.MaterializeResult(asset_key="face_crops", metadata=crops_meta)

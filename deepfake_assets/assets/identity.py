@@ -12,22 +12,18 @@ import numpy as np
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
+from deepfake_assets.identity.actors import (
+    actor_table,
+    hash_items,
+    listed_videos,
+    track_table,
+    tracks_with_actors,
+)
 from deepfake_assets.identity.dedup import DedupParams, group_duplicates
 from deepfake_assets.identity.figures import actor_faces_picture, tsne_picture
 from deepfake_assets.jobs import DATASET, PER_SOURCE
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import ComputeResource, DataDirResource
-
-
-def family_expr() -> pl.Expr:
-    """A real video and its fakes share one family: the original's id (namespaced by source)."""
-    return (
-        pl.col("source")
-        + "/"
-        + pl.when(pl.col("label") == "FAKE")
-        .then(pl.coalesce("original_video_id", "video_id"))
-        .otherwise(pl.col("video_id"))
-    )
 
 
 @dg.asset(
@@ -48,49 +44,15 @@ def dedup_hashes(context: dg.AssetExecutionContext, data: DataDirResource) -> dg
     # empty tables (a source with no usable video) give an empty `hashes` table, same schema
     faces = data.require("faces", source_name, writer="face_detections")
     frames = data.require("frames", source_name, writer="face_detections")
-    videos = data.require("videos", source_name, writer="videos").select(
-        "video_id", "original_video_id"
-    )
+    videos = data.require("videos", source_name, writer="videos")
     start = time.perf_counter()
-    # both hashes were taken by the face workers while frames and crops were in memory
-    face_items = faces.select(
-        pl.col("face_id").alias("item_id"),
-        pl.lit("face").alias("kind"),
-        "source",
-        "video_id",
-        "frame_index",
-        "track",
-        "label",
-        pl.col("face_id"),
-        pl.col("phash_160").alias("hash"),
-    )
-    frame_items = frames.select(
-        (
-            pl.col("source")
-            + "/"
-            + pl.col("video_id")
-            + "/"
-            + pl.col("frame_index").cast(pl.Utf8).str.zfill(6)
-        ).alias("item_id"),
-        pl.lit("frame").alias("kind"),
-        "source",
-        "video_id",
-        "frame_index",
-        pl.lit(None, dtype=faces.schema["track"]).alias("track"),
-        "label",
-        pl.lit(None, dtype=pl.Utf8).alias("face_id"),
-        pl.col("phash").alias("hash"),
-    )
-    items = pl.concat([face_items, frame_items], how="vertical_relaxed")
-    items = items.join(videos, on="video_id", how="left").with_columns(
-        family_expr().alias("family_id")
-    )
+    items = hash_items(faces, frames, videos)
     catalog.write("hashes", items, source_name)
     elapsed = time.perf_counter() - start
     return dg.MaterializeResult(
         metadata={
-            "num_face_hashes": face_items.height,
-            "num_frame_hashes": frame_items.height,
+            "num_face_hashes": faces.height,
+            "num_frame_hashes": frames.height,
             "hash": "pHash 64-bit (32x32 DCT, 8x8 low frequencies, median threshold)",
             "seconds": round(elapsed, 2),
         }
@@ -142,9 +104,7 @@ def duplicate_groups(
             "num_items": items.height,
             "num_duplicates": dups.height,
             "num_groups": result.groups.height,
-            "by_reason": md.counts(
-                dups.with_columns(pl.col("reason").str.split("(").list.first()), "kind", "reason"
-            ),
+            "by_reason": md.counts(dups, "kind", "reason_code"),
             "cross_dataset_video_matches": md.table(result.video_matches),
             "examples": md.table(
                 dups.select("item_id", "kept_item_id", "reason", "distance"),
@@ -155,25 +115,6 @@ def duplicate_groups(
             "drop_duplicates": config.drop_duplicates,
             "seconds": round(elapsed, 2),
         }
-    )
-
-
-def kept_faces(catalog) -> pl.DataFrame:
-    """The `faces` rows later assets use: every face unless dropped as a duplicate.
-
-    A face is dropped when its crop is a duplicate, or its frame is (a static frame).
-    """
-    faces = catalog.read("faces")
-    decisions = catalog.read("duplicates")
-    if faces.is_empty() or decisions.is_empty():
-        return faces
-    dropped = decisions.filter(pl.col("is_duplicate") & pl.col("dropped"))
-    dropped_faces = dropped.filter(pl.col("kind") == "face").select("face_id")
-    dropped_frames = dropped.filter(pl.col("kind") == "frame").select(
-        "source", "video_id", "frame_index"
-    )
-    return faces.join(dropped_faces, on="face_id", how="anti").join(
-        dropped_frames, on=["source", "video_id", "frame_index"], how="anti"
     )
 
 
@@ -327,50 +268,13 @@ def face_embeddings(
 
 
 class ActorConfig(dg.Config):
-    """Actor clustering. Empty `method` = dbscan_cosine on track means (scales to 200k);
-    `tsne_dbscan` is seed 001's method. `eps` 0 = the measured default of the embedder."""
+    """Actor clustering: `dbscan_cosine` on track means (scales to 200k) or `tsne_dbscan`
+    (seed 001's method). `eps` 0 = the measured default of the embedder."""
 
     method: str = "dbscan_cosine"
     eps: float = 0.0
     min_samples: int = 0
     merge_on_hints: bool = True
-
-
-def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
-    """One row per face track of a detected-on video: the mean of its face embeddings."""
-    from deepfake_assets.identity.clustering import mean_embeddings
-
-    keys = (
-        embeddings["source"]
-        + "\x1f"
-        + embeddings["video_id"]
-        + "\x1f"
-        + embeddings["track"].cast(pl.Utf8)
-    ).to_numpy()
-    vectors = np.asarray(embeddings["embedding"].to_list(), dtype=np.float32)
-    unique, means = mean_embeddings(vectors, keys)
-    counts = dict(zip(*np.unique(keys, return_counts=True), strict=True))
-    parts = [k.split("\x1f") for k in unique]
-    tracks = pl.DataFrame(
-        {
-            "source": [p[0] for p in parts],
-            "video_id": [p[1] for p in parts],
-            "track": [int(p[2]) for p in parts],
-            "n_faces": [int(counts[k]) for k in unique],
-            "embedder": embeddings["model"][0],
-        }
-    ).with_columns(pl.Series("embedding", means.astype(np.float32)))
-    # The hint names the person a track shows: for a (detected-on, orphan) fake that is its
-    # donor, not the target its actor_hint names.
-    if "donor_hint" not in videos.columns:  # catalogs written before donor hints
-        videos = videos.with_columns(donor_hint=pl.lit(None, pl.Utf8))
-    shown = pl.when(pl.col("label") == "FAKE").then("donor_hint").otherwise("actor_hint")
-    hints = videos.select(
-        "source",
-        "video_id",
-        pl.when(shown.is_not_null()).then(pl.col("source") + ":" + shown).alias("actor_hint"),
-    )
-    return tracks.join(hints, on=["source", "video_id"], how="left")
 
 
 @dg.asset(
@@ -417,18 +321,7 @@ def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data:
         overrides["min_samples"] = config.min_samples
     params = default_params(models[0], method=config.method, **overrides)
     # a fake whose original is missing was detected on: it stands for itself here
-    listed = videos.join(roles, on=["source", "video_id"], how="left").select(
-        "source",
-        "video_id",
-        pl.when(pl.col("role") == "orphan_fake")
-        .then(pl.lit("real"))
-        .otherwise(pl.col("label").str.to_lowercase())
-        .alias("label"),
-        pl.when(pl.col("role") == "orphan_fake")
-        .then(None)
-        .otherwise(pl.col("original_video_id"))
-        .alias("original_video_id"),
-    )
+    listed = listed_videos(videos, roles)
     start = time.perf_counter()
     result = actor_assignment(tracks, listed, params, merge_on_hints=config.merge_on_hints)
     elapsed = time.perf_counter() - start
@@ -437,23 +330,7 @@ def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data:
     )
     catalog.write("video_actors", video_actors)
     faces = catalog.read("faces")
-    per_actor = (
-        video_actors.join(
-            faces.group_by("source", "video_id").len("n_faces"),
-            on=["source", "video_id"],
-            how="left",
-        )
-        .group_by("actor_id")
-        .agg(
-            pl.len().alias("n_videos"),
-            (pl.col("label") == "REAL").sum().alias("n_real_videos"),
-            pl.col("n_faces").sum().alias("n_faces"),
-            pl.col("source").unique().sort().str.join(",").alias("sources"),
-            pl.col("actor_hint").drop_nulls().unique().sort().str.join(",").alias("provided"),
-        )
-        .filter(pl.col("actor_id").is_not_null())
-        .sort("actor_id")
-    )
+    per_actor = actor_table(video_actors, faces)
     catalog.write("actors", per_actor)
     sizes = per_actor["n_real_videos"].value_counts().sort("n_real_videos")
     metadata = {
@@ -471,17 +348,7 @@ def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data:
         "tsne": dg.MetadataValue.md(
             md.figure_markdown(
                 tsne_picture(
-                    tracks.join(
-                        result.tracks.select("source", "video_id", "track", "actor_id"),
-                        on=["source", "video_id", "track"],
-                        how="left",
-                    ).join(
-                        embeddings.select("source", "video_id", "track", "label").unique(
-                            ["source", "video_id", "track"]
-                        ),
-                        on=["source", "video_id", "track"],
-                        how="left",
-                    ),
+                    tracks_with_actors(tracks, result.tracks, embeddings),
                     faces,
                     data.path(),
                 ),

@@ -1,37 +1,27 @@
 """Splits: identity-disjoint train/val/test and seed 001's level/fold scheme, with their checks."""
 
-import warnings
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
-from deepfake_assets.assets.identity import kept_faces
 from deepfake_assets.catalog import GLOBAL_TABLES, PARTITIONED_TABLES
 from deepfake_assets.jobs import DATASET
 from deepfake_assets.resources import DataDirResource
 from deepfake_assets.splits import validation
-from deepfake_assets.splits.assign import assign_splits
-from deepfake_assets.splits.balance import rebalance
-from deepfake_assets.splits.folds import assign_folds
+from deepfake_assets.splits.dataset import (
+    DEFAULT_LEVEL_1,
+    DEFAULT_RATIOS,
+    SplitSettings,
+    balanced_sources,
+    build_splits,
+    faces_for_splitting,
+    fake_identity_pairs,
+    kept_faces,
+)
 from deepfake_assets.splits.identity_graph import DonorPolicy
 
-SPLIT_COLUMNS = [
-    "face_id",
-    "source",
-    "video_id",
-    "original_video_id",
-    "label",
-    "frame_index",
-    "track",
-    "actor_id",
-    "second_actor_id",
-    "donor_actor_id",
-    "gender",
-    "age",
-    "race",
-    "test_only",
-]
 FAKE_IDENTITIES = "fake_identities"  # written by the `fake_identities` asset, when present
 
 
@@ -42,23 +32,15 @@ class SplitConfig(dg.Config):
     group too large for the ratios), `drop_bridging` (fakes whose donor is in another split
     are dropped, as few as the search finds), `ignore` (donors play no part)."""
 
-    train: float = 0.80
-    val: float = 0.15
-    test: float = 0.05
+    train: float = DEFAULT_RATIOS["train"]
+    val: float = DEFAULT_RATIOS["val"]
+    test: float = DEFAULT_RATIOS["test"]
     seed: int = 0
-    level_1: float = 0.85
+    level_1: float = DEFAULT_LEVEL_1
     n_folds: int = 5
     pin_official_splits: bool = False
-    donors: str = DonorPolicy.GROUP.value
+    donors: Literal["group", "drop_bridging", "ignore"] = DonorPolicy.GROUP.value
     search_restarts: int = 100
-
-
-def balanced_sources(catalog) -> list[str]:
-    """Sources whose frame plan used the `balanced` strategy."""
-    plans = catalog.read("frame_plans")
-    if "strategy" not in plans.columns:
-        return []
-    return sorted(plans.filter(pl.col("strategy") == "balanced")["source"].unique().to_list())
 
 
 def read_fake_identities(catalog) -> pl.DataFrame | None:
@@ -68,86 +50,7 @@ def read_fake_identities(catalog) -> pl.DataFrame | None:
     without the asset that writes it."""
     if FAKE_IDENTITIES not in GLOBAL_TABLES + PARTITIONED_TABLES:
         return None
-    table = catalog.read(FAKE_IDENTITIES)
-    need = {"source", "video_id", "target_actor_id", "donor_actor_id"}
-    if table.is_empty() or not need <= set(table.columns):
-        return None
-    return table.select(
-        pl.col("source").cast(pl.Utf8),
-        pl.col("video_id").cast(pl.Utf8),
-        pl.col("target_actor_id").cast(pl.Utf8),
-        pl.col("donor_actor_id").cast(pl.Utf8),
-    ).unique(["source", "video_id"])
-
-
-def faces_for_splitting(catalog) -> pl.DataFrame:
-    """Kept faces with every person they show (the video's actor, the second person of a
-    two-person video; for a fake, its target and donor from `fake_identities` when the catalog
-    has it), demographics and the source's test-only flag."""
-    faces = kept_faces(catalog)
-    if faces.is_empty():
-        return faces
-    videos = catalog.read("videos").select(
-        "source",
-        "video_id",
-        "original_video_id",
-        "gender",
-        "age",
-        "race",
-        "official_split",
-        "test_only",
-    )
-    actors = catalog.read("video_actors")
-    table = faces.join(videos, on=["source", "video_id"], how="left")
-    cols = [c for c in ("actor_id", "second_actor_id") if c in actors.columns]
-    if not actors.is_empty() and cols:
-        table = table.join(
-            actors.select("source", "video_id", *cols), on=["source", "video_id"], how="left"
-        )
-    for c in ("actor_id", "second_actor_id"):
-        if c not in table.columns:
-            table = table.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c))
-    identities = read_fake_identities(catalog)
-    if identities is not None:
-        table = (
-            table.join(identities, on=["source", "video_id"], how="left")
-            # a fake shows its target: for an orphan that is not the actor its face matched
-            # (the donor's) but the target fake_identities names (or a pseudo-actor)
-            .with_columns(pl.coalesce("target_actor_id", "actor_id").alias("actor_id"))
-            .drop("target_actor_id")
-        )
-    else:
-        table = table.with_columns(pl.lit(None, dtype=pl.Utf8).alias("donor_actor_id"))
-    return table.with_columns(
-        pl.col("test_only").fill_null(False),
-        # a fake's own metadata rarely has demographics: take nothing we do not know
-        pl.col("age").cast(pl.Float64, strict=False),
-    )
-
-
-DROP_COLUMNS = {
-    "face_id": pl.Utf8,
-    "source": pl.Utf8,
-    "video_id": pl.Utf8,
-    "original_video_id": pl.Utf8,
-    "label": pl.Utf8,
-    "actor_id": pl.Utf8,
-    "donor_actor_id": pl.Utf8,
-    "place": pl.Utf8,
-    "donor_place": pl.Utf8,
-    "reason": pl.Utf8,
-}
-
-
-def drops_table(scope: str, dropped: pl.DataFrame) -> pl.DataFrame:
-    """Rows of the `split_drops` table: scope (`splits` or `folds`) + DROP_COLUMNS."""
-    if dropped.is_empty():
-        return pl.DataFrame(schema={"scope": pl.Utf8, **DROP_COLUMNS})
-    missing = [c for c in DROP_COLUMNS if c not in dropped.columns]
-    dropped = dropped.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c) for c in missing)
-    return dropped.select(
-        pl.lit(scope).alias("scope"), *[pl.col(c).cast(t) for c, t in DROP_COLUMNS.items()]
-    )
+    return fake_identity_pairs(catalog.read(FAKE_IDENTITIES))
 
 
 @dg.asset(
@@ -169,73 +72,38 @@ def fold_splits(
     context: dg.AssetExecutionContext, config: SplitConfig, data: DataDirResource
 ) -> dg.MaterializeResult:
     catalog = data.catalog()
-    try:
-        policy = DonorPolicy(config.donors)
-    except ValueError as exc:
-        options = ", ".join(p.value for p in DonorPolicy)
-        raise dg.Failure(f"donors must be one of {options}, got {config.donors!r}") from exc
-    faces = faces_for_splitting(catalog)
+    identities = read_fake_identities(catalog)
+    faces = faces_for_splitting(
+        kept_faces(catalog.read("faces"), catalog.read("duplicates")),
+        catalog.read("videos"),
+        catalog.read("video_actors"),
+        identities,
+    )
     if faces.is_empty():
         raise dg.Failure("no kept faces to split: materialise the per-source assets first")
-    donor_edges_from = (
-        FAKE_IDENTITIES
-        if read_fake_identities(catalog) is not None
-        else f"none: no {FAKE_IDENTITIES} table in the catalog, so no donor edges"
+    balanced = balanced_sources(catalog.read("frame_plans"))
+    settings = SplitSettings(
+        ratios=(config.train, config.val, config.test),
+        seed=config.seed,
+        level_1=config.level_1,
+        n_folds=config.n_folds,
+        pin_official_splits=config.pin_official_splits,
+        donors=DonorPolicy(config.donors),
+        search_restarts=config.search_restarts,
     )
-    balanced = balanced_sources(catalog)
-    before = faces.height
-    faces = rebalance(faces, balanced, seed=config.seed)
-    if before != faces.height:
+    built = build_splits(faces, balanced, settings)
+    if built.thinned:
         context.log.info(
-            f"{before - faces.height} faces thinned so REAL == FAKE in balanced sources "
+            f"{built.thinned} faces thinned so REAL == FAKE in balanced sources "
             f"({', '.join(balanced)})"
         )
-    table = faces.select([c for c in SPLIT_COLUMNS if c in faces.columns])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = assign_splits(
-            table,
-            (config.train, config.val, config.test),
-            seed=config.seed,
-            donors=policy,
-            search_restarts=config.search_restarts,
-        )
-        splits = result.faces
-        drops = [drops_table("splits", result.dropped)]
-        if result.dropped.height and balanced:
-            # the dropped fakes unbalance REAL/FAKE again: thin the larger class once more
-            kept = rebalance(splits, balanced, seed=config.seed)
-            thinned = splits.join(kept.select("face_id"), on="face_id", how="anti")
-            reason = pl.lit("rebalanced_after_drops").alias("reason")
-            drops.append(
-                drops_table("splits", thinned.with_columns(pl.col("split").alias("place"), reason))
-            )
-            splits = kept
-        # folds over the faces the splits keep: the export never holds a face twice decided
-        folds = assign_folds(
-            table.join(splits.select("face_id"), on="face_id", how="semi"),
-            (config.level_1, 1 - config.level_1),
-            n_folds=config.n_folds,
-            seed=config.seed,
-            donors=policy,
-            search_restarts=config.search_restarts,
-        )
-        drops.append(drops_table("folds", folds.dropped))
-    for w in caught:
-        context.log.warning(str(w.message))
+    for message in built.warnings:
+        context.log.warning(message)
     if config.pin_official_splits:
-        pins = faces.select("face_id", "official_split").filter(
-            pl.col("official_split").is_in(["train", "val", "test"])
-        )
-        splits = (
-            splits.join(pins, on="face_id", how="left")
-            .with_columns(pl.coalesce("official_split", "split").alias("split"))
-            .drop("official_split")
-        )
-        context.log.warning(f"{pins.height} faces pinned to their dataset's official split")
-    split_drops = pl.concat(drops)
+        context.log.warning(f"{built.pinned} faces pinned to their dataset's official split")
+    splits, split_drops = built.splits, built.drops
     catalog.write("splits", splits)
-    catalog.write("folds", folds.faces)
+    catalog.write("folds", built.folds.faces)
     catalog.write("split_drops", split_drops)
     counts = splits.group_by("source", "split", "label").len().sort("source", "split", "label")
     by_reason = (
@@ -243,7 +111,7 @@ def fold_splits(
         .agg(pl.struct("source", "video_id").n_unique().alias("videos"), pl.len().alias("faces"))
         .sort("scope", "reason")
     )
-    meta = result.metadata()
+    meta = built.result.metadata()
     registered = catalog.registered_sources()
     return dg.MaterializeResult(
         metadata={
@@ -251,16 +119,18 @@ def fold_splits(
             "sources": ", ".join(sorted(splits["source"].unique().to_list())),
             "registered_sources": ", ".join(sorted(registered or [])) or "no registry",
             **{k: v for k, v in meta.items() if k != "warnings"},
-            "warnings": "\n".join(str(w.message) for w in caught) or "none",
-            "donor_edges_from": donor_edges_from,
+            "warnings": "\n".join(built.warnings) or "none",
+            "donor_edges_from": FAKE_IDENTITIES
+            if identities is not None
+            else f"none: no {FAKE_IDENTITIES} table in the catalog, so no donor edges",
             "dropped_by_reason": md.table(by_reason, limit=50),
             "num_dropped_faces": split_drops.height,
-            "folds": folds.metadata(),
+            "folds": built.folds.metadata(),
             "faces_by_source_split_label": md.table(counts, limit=100),
-            "report": md.table(result.report, limit=100),
+            "report": md.table(built.result.report, limit=100),
             "pin_official_splits": config.pin_official_splits,
             "balanced_sources": ", ".join(balanced) or "none",
-            "faces_thinned_for_balance": before - faces.height,
+            "faces_thinned_for_balance": built.thinned,
         }
     )
 
@@ -352,7 +222,7 @@ def no_near_duplicates_across_splits(data: DataDirResource) -> dg.AssetCheckResu
 )
 def real_fake_balance(data: DataDirResource) -> dg.AssetCheckResult:
     catalog = data.catalog()
-    balanced = balanced_sources(catalog)
+    balanced = balanced_sources(catalog.read("frame_plans"))
     offenders = validation.real_fake_imbalance(catalog.read("splits"), balanced, 0.10)
     return md.rows_check(
         offenders.is_empty(),
@@ -398,12 +268,13 @@ def split_ratios(
     splits = data.catalog().read("splits")
     actors = splits["actor_id"].n_unique()
     meta = latest_split_metadata(context.instance)
-    targets = meta.get("effective_ratios") or {"train": 0.80, "val": 0.15, "test": 0.05}
+    nominal = meta.get("ratios") or DEFAULT_RATIOS  # before any build: the config's defaults
+    targets = meta.get("effective_ratios") or nominal
     pinning = meta.get("pinning") or {}
     extra = {
         "num_actors": actors,
         "targets": {k: round(float(v), 4) for k, v in targets.items()},
-        "nominal": meta.get("ratios") or {"train": 0.80, "val": 0.15, "test": 0.05},
+        "nominal": nominal,
         "faces_moved_to_test": int(pinning.get("faces_moved_to_test", 0)),
         "actors_moved_to_test": int(pinning.get("actors_moved_to_test", 0)),
     }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from deepfake_assets.splits.dataset import kept_faces
+
 FUNNEL_SCHEMA = {
     "source": pl.Utf8,
     "step": pl.Utf8,
@@ -36,18 +38,6 @@ def _for(df: pl.DataFrame, source: str) -> pl.DataFrame:
     return df.filter(pl.col("source") == source) if "source" in df.columns else df.head(0)
 
 
-def _not_duplicate(faces: pl.DataFrame, duplicates: pl.DataFrame) -> pl.DataFrame:
-    """Faces the dedup stage kept (the same rule as the identity asset's ``kept_faces``)."""
-    if faces.is_empty() or duplicates.is_empty():
-        return faces
-    dropped = duplicates.filter(pl.col("is_duplicate") & pl.col("dropped"))
-    by_face = dropped.filter(pl.col("kind") == "face").select("face_id")
-    by_frame = dropped.filter(pl.col("kind") == "frame").select("source", "video_id", "frame_index")
-    return faces.join(by_face, on="face_id", how="anti").join(
-        by_frame, on=["source", "video_id", "frame_index"], how="anti"
-    )
-
-
 def funnel_table(
     videos: pl.DataFrame,
     face_videos: pl.DataFrame,
@@ -65,7 +55,7 @@ def funnel_table(
         fv = _for(face_videos, src)
         with_faces = fv.filter(pl.col("status") == "ok")
         f = _for(faces, src)
-        kept = _not_duplicate(f, _for(duplicates, src))
+        kept = kept_faces(f, _for(duplicates, src))
         s = _for(splits, src)
         e = _for(info, src)
         bad_probe = v.filter(pl.col("status") != "ok")

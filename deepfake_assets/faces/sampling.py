@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import polars as pl
@@ -306,95 +306,27 @@ def plan_source(
         else [None] * len(vids)
     )
     origs = [None if o is None or str(o) == "" else str(o) for o in origs_raw]
-
-    info = {
-        v: {"label": lab, "orig": o if lab == FAKE else None, "fc": fc}
+    entries = {
+        v: _VideoPlan(v, lab, o if lab == FAKE else None, fc)
         for v, lab, o, fc in zip(vids, labels, origs, counts, strict=True)
     }
-    real_ids = [v for v in vids if info[v]["label"] == REAL]
-    real_set = set(real_ids)
-
-    plans: dict[str, list[int]] = {}
-    requested: dict[str, int] = {}
-    reasons: dict[str, str | None] = {v: None for v in vids}
-    short: dict[str, bool] = {v: False for v in vids}
-
-    def usable(v: str) -> bool:
-        fc = info[v]["fc"]
-        if fc is None:
-            reasons[v] = "unknown_frame_count"
-            return False
-        if fc <= 0:
-            reasons[v] = "empty_video"
-            return False
-        return True
-
     if strategy == "balanced":
-        balance = _plan_balanced(vids, info, real_ids, seed, p, plans, requested, reasons, short)
+        balance = _plan_balanced(entries, seed, p)
     else:
-
-        def own(v: str) -> list[int]:
-            fc = info[v]["fc"]
-            if strategy == "first_and_even":
-                want = p.first + p.evenly
-                idx = first_and_even_indices(fc, p.first, p.evenly)
-            else:
-                want = p.num_frames
-                idx = uniform_indices(fc, p.num_frames)
-            requested[v] = want
-            if len(idx) < want:
-                short[v] = True
-                reasons[v] = f"too_few_frames: has {fc}, plan asks {want}"
-            return idx
-
-        for v in real_ids:
-            plans[v] = own(v) if usable(v) else []
-            requested.setdefault(v, 0)
-        for v in vids:
-            if info[v]["label"] != FAKE:
-                continue
-            o = info[v]["orig"]
-            if o is None or o not in real_set:
-                if usable(v):
-                    plans[v] = own(v)
-                    reasons[v] = _join(reasons[v], "orphan_fake")
-                else:
-                    plans[v] = []
-                continue
-            base = plans.get(o, [])
-            requested[v] = len(base)
-            if not base:
-                plans[v] = []
-                reasons[v] = "original_has_no_plan"
-                continue
-            fc = info[v]["fc"]
-            kept = [i for i in base if fc is None or i < fc]
-            plans[v] = kept
-            if len(kept) < len(base):
-                short[v] = True
-                reasons[v] = f"shorter_than_original: has {fc}, original plan reaches {base[-1]}"
-        real_total = sum(len(plans.get(v, [])) for v in real_ids)
-        fake_total = sum(len(plans.get(v, [])) for v in vids if info[v]["label"] == FAKE)
-        balance = {
-            "real_frames": real_total,
-            "fake_frames": fake_total,
-            "residual": real_total - fake_total,
-            "note": "not balanced by design (fakes copy their original's frames)",
-        }
-
-    rows = [(v, int(i), 0) for v in vids for i in plans.get(v, [])]
+        balance = _plan_copied(entries, strategy, p)
+    rows = [(e.video_id, int(i), 0) for e in entries.values() for i in e.indices]
     video_rows = [
         (
-            v,
-            info[v]["label"],
-            info[v]["orig"],
-            info[v]["fc"],
-            int(requested.get(v, 0)),
-            len(plans.get(v, [])),
-            bool(short[v]),
-            reasons[v],
+            e.video_id,
+            e.label,
+            e.original,
+            e.frame_count,
+            e.requested,
+            len(e.indices),
+            e.short,
+            e.reason,
         )
-        for v in vids
+        for e in entries.values()
     ]
     return SourcePlan(
         strategy=strategy,
@@ -406,61 +338,127 @@ def plan_source(
     )
 
 
-def _join(a: str | None, b: str) -> str:
-    return b if not a else f"{a}; {b}"
+@dataclass
+class _VideoPlan:
+    """One video while its source is planned: what is known of it and what it is given."""
+
+    video_id: str
+    label: str
+    original: str | None  # a fake's original video id (None for reals)
+    frame_count: int | None
+    indices: list[int] = field(default_factory=list)
+    requested: int = 0
+    short: bool = False  # the video has fewer frames than its plan asks
+    reason: str | None = None
+
+    def note(self, text: str) -> None:
+        self.reason = text if not self.reason else f"{self.reason}; {text}"
+
+    def usable(self) -> bool:
+        """A known, positive frame count; else the reason says which it lacks."""
+        if self.frame_count is None:
+            self.reason = "unknown_frame_count"
+            return False
+        if self.frame_count <= 0:
+            self.reason = "empty_video"
+            return False
+        return True
+
+
+def _totals(entries: dict[str, _VideoPlan], note: str) -> dict[str, object]:
+    real = sum(len(e.indices) for e in entries.values() if e.label == REAL)
+    fake = sum(len(e.indices) for e in entries.values() if e.label == FAKE)
+    return {"real_frames": real, "fake_frames": fake, "residual": real - fake, "note": note}
+
+
+def _plan_copied(
+    entries: dict[str, _VideoPlan], strategy: str, p: SamplingParams
+) -> dict[str, object]:
+    """``first_and_even`` and ``uniform``: reals and orphans get their own plan, every other
+    fake its original's (less the frames it does not have)."""
+
+    def own(e: _VideoPlan) -> list[int]:
+        fc = e.frame_count
+        if strategy == "first_and_even":
+            want = p.first + p.evenly
+            idx = first_and_even_indices(fc, p.first, p.evenly)
+        else:
+            want = p.num_frames
+            idx = uniform_indices(fc, p.num_frames)
+        e.requested = want
+        if len(idx) < want:
+            e.short = True
+            e.reason = f"too_few_frames: has {fc}, plan asks {want}"
+        return idx
+
+    reals = {v for v, e in entries.items() if e.label == REAL}
+    for v in reals:
+        e = entries[v]
+        e.indices = own(e) if e.usable() else []
+    for e in entries.values():
+        if e.label != FAKE:
+            continue
+        if e.original is None or e.original not in reals:
+            if e.usable():
+                e.indices = own(e)
+                e.note("orphan_fake")
+            continue
+        base = entries[e.original].indices
+        e.requested = len(base)
+        if not base:
+            e.reason = "original_has_no_plan"
+            continue
+        fc = e.frame_count
+        e.indices = [i for i in base if fc is None or i < fc]
+        if len(e.indices) < len(base):
+            e.short = True
+            e.reason = f"shorter_than_original: has {fc}, original plan reaches {base[-1]}"
+    return _totals(entries, "not balanced by design (fakes copy their original's frames)")
 
 
 def _plan_balanced(
-    vids: list[str],
-    info: dict[str, dict],
-    real_ids: list[str],
-    seed: int,
-    p: SamplingParams,
-    plans: dict[str, list[int]],
-    requested: dict[str, int],
-    reasons: dict[str, str | None],
-    short: dict[str, bool],
+    entries: dict[str, _VideoPlan], seed: int, p: SamplingParams
 ) -> dict[str, object]:
     """The ``balanced`` strategy (see the module docstring for the definition)."""
     cap = p.max_frames_per_video
-    reals = [v for v in real_ids if (info[v]["fc"] or 0) > 0]
+    real_ids = [v for v, e in entries.items() if e.label == REAL]
+    reals = [v for v in real_ids if (entries[v].frame_count or 0) > 0]
     for v in real_ids:
-        if info[v]["fc"] is None:
-            reasons[v] = "unknown_frame_count"
-        elif info[v]["fc"] <= 0:
-            reasons[v] = "empty_video"
-    real_cap = {v: min(info[v]["fc"], cap) for v in reals}
-    all_fakes = [v for v in vids if info[v]["label"] == FAKE]
+        entries[v].usable()  # records why a real without frames gets no plan
+    real_cap = {v: min(entries[v].frame_count, cap) for v in reals}
+    all_fakes = [v for v, e in entries.items() if e.label == FAKE]
     fakes: list[str] = []
     for f in all_fakes:
-        fc, o = info[f]["fc"], info[f]["orig"]
-        if fc is None or fc <= 0:
-            reasons[f] = "unknown_frame_count" if fc is None else "empty_video"
-        elif o is not None and o in info and o not in real_cap:
-            reasons[f] = "original_has_no_plan"
+        e = entries[f]
+        if not e.usable():
+            continue
+        if e.original is not None and e.original in entries and e.original not in real_cap:
+            e.reason = "original_has_no_plan"
         else:
             fakes.append(f)
     demand = {}
     for f in fakes:
-        o = info[f]["orig"]
-        d = min(p.frames_per_fake, info[f]["fc"], cap)
-        if o in real_cap:
-            d = min(d, real_cap[o])
+        e = entries[f]
+        d = min(p.frames_per_fake, e.frame_count, cap)
+        if e.original in real_cap:
+            d = min(d, real_cap[e.original])
         else:
-            reasons[f] = "orphan_fake"
+            e.reason = "orphan_fake"
         demand[f] = d
     note = "balanced"
     order_rng = rng_for(seed, "balanced", "order")
 
     if not all_fakes:
         note = "no fakes in source: reals take real_only_frames each"
-        n_real = {v: min(p.real_only_frames, info[v]["fc"]) for v in reals}
+        n_real = {v: min(p.real_only_frames, entries[v].frame_count) for v in reals}
         for v in reals:
-            requested[v] = p.real_only_frames
+            entries[v].requested = p.real_only_frames
         m_fake: dict[str, int] = {}
     else:
         fake_total = sum(demand.values())
-        floors = [max((demand[f] for f in fakes if info[f]["orig"] == v), default=0) for v in reals]
+        floors = [
+            max((demand[f] for f in fakes if entries[f].original == v), default=0) for v in reals
+        ]
         alloc = water_fill([real_cap[v] for v in reals], fake_total, order_rng, floors)
         n_real = dict(zip(reals, alloc.tolist(), strict=True))
         real_total = sum(n_real.values())
@@ -474,40 +472,29 @@ def _plan_balanced(
         else:
             m_fake = dict(demand)
         for v in reals:
-            requested[v] = n_real[v]
+            entries[v].requested = n_real[v]
         for f in fakes:
-            requested[f] = p.frames_per_fake
+            entries[f].requested = p.frames_per_fake
 
     for v in reals:
-        plans[v] = random_indices(info[v]["fc"], n_real[v], rng_for(seed, v))
-        if info[v]["fc"] < requested.get(v, 0):
-            short[v] = True
-    for v in real_ids:
-        plans.setdefault(v, [])
-        requested.setdefault(v, 0)
+        e = entries[v]
+        e.indices = random_indices(e.frame_count, n_real[v], rng_for(seed, v))
+        if e.frame_count < e.requested:
+            e.short = True
     for f in all_fakes:
         if f not in m_fake:
-            plans[f] = []
-            requested.setdefault(f, 0)
             continue
-        o, fc = info[f]["orig"], info[f]["fc"]
-        rng = rng_for(seed, f, "subset")
-        if o in real_cap:
-            pool = [i for i in plans[o] if i < fc]
-            plans[f] = random_subset(pool, m_fake[f], rng)
+        e = entries[f]
+        fc, rng = e.frame_count, rng_for(seed, f, "subset")
+        if e.original in real_cap:
+            pool = [i for i in entries[e.original].indices if i < fc]
+            e.indices = random_subset(pool, m_fake[f], rng)
             if len(pool) < m_fake[f]:
-                reasons[f] = _join(reasons[f], "shorter_than_original")
+                e.note("shorter_than_original")
         else:
-            plans[f] = random_indices(fc, m_fake[f], rng)
-        if len(plans[f]) < p.frames_per_fake:
-            short[f] = True
+            e.indices = random_indices(fc, m_fake[f], rng)
+        if len(e.indices) < p.frames_per_fake:
+            e.short = True
             if fc < p.frames_per_fake:
-                reasons[f] = _join(reasons[f], f"too_few_frames: has {fc}")
-    real_frames = sum(len(plans[v]) for v in real_ids)
-    fake_frames = sum(len(plans[f]) for f in all_fakes)
-    return {
-        "real_frames": real_frames,
-        "fake_frames": fake_frames,
-        "residual": real_frames - fake_frames,
-        "note": note,
-    }
+                e.note(f"too_few_frames: has {fc}")
+    return _totals(entries, note)

@@ -3,7 +3,7 @@
 Pure numpy; detections are anything with ``.box`` (x1, y1, x2, y2) and ``.score`` (the
 ensemble's ``Detection``), or plain ``(n, 4)`` box arrays.
 
-Seed 001's rules (``rule="seed001"``, the default):
+The ``complete_tracks`` rule (the default; seed 001's preparation, old name ``seed001``):
 
 * Boxes are linked frame to frame (sampled frames, in order) by nearest neighbour of their
   centres: a detection continues a track only if its centre lies within ``max_jump`` times
@@ -20,10 +20,11 @@ Seed 001's rules (``rule="seed001"``, the default):
   interpolated) in every sampled frame; otherwise ``needs_resample`` is set, and the caller
   tries again with shifted frames.
 
-Seed 000's rule (``rule="seed000"``): frames where the detector finds no face or more than
-``max_faces`` (2) faces are dropped; the faces in the other frames are all kept, with track
-ids from the same linking but without interpolation or the half-of-frames rule. It never asks
-for resampling; it is ``complete`` when at least one frame survives.
+The ``per_frame_faces`` rule (seed 000's preparation, old name ``seed000``): frames where
+the detector finds no face or more than ``max_faces`` (2) faces are dropped; the faces in the
+other frames are all kept, with track ids from the same linking but without interpolation or
+the half-of-frames rule. It never asks for resampling; it is ``complete`` when at least one
+frame survives.
 """
 
 from __future__ import annotations
@@ -34,7 +35,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-Rule = Literal["seed001", "seed000"]
+from deepfake_assets.faces.reasons import ReasonCode, reason_text
+
+Rule = Literal["complete_tracks", "per_frame_faces"]
+RULES: tuple[Rule, ...] = ("complete_tracks", "per_frame_faces")
+# the names the rules had first, after the two published preparations; still accepted
+RULE_ALIASES: dict[str, Rule] = {"seed001": "complete_tracks", "seed000": "per_frame_faces"}
+
+
+def resolve_rule(name: str) -> Rule:
+    """The rule a name means (an old alias gives its new name); ``ValueError`` otherwise."""
+    rule = RULE_ALIASES.get(name, name)
+    if rule not in RULES:
+        known = ", ".join([*RULES, *RULE_ALIASES])
+        raise ValueError(f"unknown tracking rule {name!r}; choose one of {known}")
+    return rule  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -70,9 +85,11 @@ class TrackingResult:
     complete: bool
     needs_resample: bool
     reason: str | None  # None when complete; "no_face", "incomplete_track: ...", ...
-    missing_frames: list[int] = field(default_factory=list)  # main track absent (seed001)
-    dropped_frames: dict[int, str] = field(default_factory=dict)  # seed000 drops
+    missing_frames: list[int] = field(default_factory=list)  # main track absent (complete_tracks)
+    dropped_frames: dict[int, str] = field(default_factory=dict)  # per_frame_faces drops
     discarded_tracks: int = 0
+    reason_code: ReasonCode | None = None  # ``reason``'s cause, typed
+    reason_detail: str | None = None
 
     @property
     def faces(self) -> list[TrackedFace]:
@@ -148,7 +165,7 @@ def track_faces(
     frame_indices: Sequence[int],
     detections: Sequence[Any],
     *,
-    rule: Rule = "seed001",
+    rule: Rule | str = "complete_tracks",
     max_jump: float = 1.0,
     max_size_ratio: float = 2.0,
     min_track_fraction: float = 0.5,
@@ -169,17 +186,22 @@ def track_faces(
     n_frames = len(fidx)
 
     if n_frames == 0:
-        return TrackingResult([], [], False, False, "no_frames")
+        return TrackingResult([], [], False, False, "no_frames", reason_code=ReasonCode.NO_FRAMES)
 
-    if rule == "seed000":
-        return _seed000(fidx, parsed, max_jump, max_size_ratio, max_faces)
-    if rule != "seed001":
-        raise ValueError(f"unknown tracking rule {rule!r}")
+    if resolve_rule(rule) == "per_frame_faces":
+        return _per_frame_faces(fidx, parsed, max_jump, max_size_ratio, max_faces)
 
     links = link([p[0] for p in parsed], max_jump, max_size_ratio)
     if not links:
         return TrackingResult(
-            fidx, [], False, True, "no_face", missing_frames=list(fidx), discarded_tracks=0
+            fidx,
+            [],
+            False,
+            True,
+            "no_face",
+            missing_frames=list(fidx),
+            discarded_tracks=0,
+            reason_code=ReasonCode.NO_FACE,
         )
 
     def rank_key(tr: dict[int, int]) -> tuple[float, float, float]:
@@ -197,17 +219,20 @@ def track_faces(
     main_frames = set(tracks[0].frame_indices)
     missing = [f for f in fidx if f not in main_frames]
     complete = not missing
-    reason = None
+    code, detail = None, None
     if not complete:
-        reason = f"incomplete_track: main face missing in {len(missing)} of {n_frames} frames"
+        code = ReasonCode.INCOMPLETE_TRACK
+        detail = f"main face missing in {len(missing)} of {n_frames} frames"
     return TrackingResult(
         frame_indices=fidx,
         tracks=tracks,
         complete=complete,
         needs_resample=not complete,
-        reason=reason,
+        reason=reason_text(code, detail),
         missing_frames=missing,
         discarded_tracks=len(links) - len(kept),
+        reason_code=code,
+        reason_detail=detail,
     )
 
 
@@ -255,7 +280,7 @@ def _build_track(
     return Track(track=tid, faces=faces, detected=detected, mean_score=mean_score)
 
 
-def _seed000(
+def _per_frame_faces(
     fidx: list[int],
     parsed: list[tuple[np.ndarray, np.ndarray, list[Any]]],
     max_jump: float,
@@ -278,17 +303,18 @@ def _seed000(
     tracks = [_build_track(tid, tr, fidx, parsed, False) for tid, tr in enumerate(links)]
     complete = len(dropped) < len(fidx)
     if complete:
-        reason = None
+        code = None
     elif all(r == "no_face" for r in dropped.values()):
-        reason = "no_face"
+        code = ReasonCode.NO_FACE
     else:
-        reason = "no_frame_with_one_or_two_faces"
+        code = ReasonCode.NO_FRAME_WITH_ONE_OR_TWO_FACES
     return TrackingResult(
         frame_indices=fidx,
         tracks=tracks,
         complete=complete,
         needs_resample=False,
-        reason=reason,
+        reason=reason_text(code, None),
         missing_frames=sorted(dropped),
         dropped_frames=dropped,
+        reason_code=code,
     )

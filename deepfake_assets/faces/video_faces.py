@@ -57,8 +57,15 @@ import numpy as np
 import polars as pl
 
 from deepfake_assets.faces.crops import CropError, CropSpec, make_crops, scale_box
+from deepfake_assets.faces.reasons import ReasonCode, reason_text
 from deepfake_assets.faces.sampling import shift_indices
-from deepfake_assets.faces.tracking import Rule, TrackedFace, TrackingResult, track_faces
+from deepfake_assets.faces.tracking import (
+    Rule,
+    TrackedFace,
+    TrackingResult,
+    resolve_rule,
+    track_faces,
+)
 from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
 from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError
 from deepfake_assets.media.images import write_png_atomic
@@ -107,12 +114,12 @@ class VideoFacesConfig:
 
     resample_offset: int = 20
     max_resamples: int = 5
-    rule: Rule = "seed001"
-    # seed001: detect a try's first frame alone first; with no face there the try can never be
-    # complete (a first frame has no neighbour to interpolate from), so the rest of the try is
-    # neither decoded nor detected and the next try starts. Same status, frames and faces, far
-    # less work on faceless videos; a discarded video's reason reads ``no_face`` when no frame
-    # examined had one (faces only in skipped frames would otherwise have made it
+    rule: Rule = "complete_tracks"  # or per_frame_faces; the old seed001/seed000 are aliases
+    # complete_tracks: detect a try's first frame alone first; with no face there the try can
+    # never be complete (a first frame has no neighbour to interpolate from), so the rest of
+    # the try is neither decoded nor detected and the next try starts. Same status, frames and
+    # faces, far less work on faceless videos; a discarded video's reason reads ``no_face`` when
+    # no frame examined had one (faces only in skipped frames would otherwise have made it
     # ``incomplete_track_after_5_resamples``). False: every planned frame of every try is
     # examined.
     probe_first_frame: bool = True
@@ -120,13 +127,31 @@ class VideoFacesConfig:
     max_size_ratio: float = 2.0
     min_track_fraction: float = 0.5
     max_tracks: int = 3
-    max_faces: int = 2  # seed000 rule only
+    max_faces: int = 2  # per_frame_faces rule only
     min_frames: int = 1  # fewer decoded frames than this: discarded too_few_frames
     crops: CropSpec = field(default_factory=CropSpec)
     write_crops: bool = True
     relative_to: Path | None = None  # crop paths in rows are relative to this (default out_dir)
     png_compression: int = 3
     aspect_tolerance: float = 0.02  # a fake at another size but this aspect gets scaled boxes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", resolve_rule(self.rule))
+
+
+@dataclass
+class Attempt:
+    """One try of a video's frame plan (``offset`` frames after the first plan)."""
+
+    offset: int
+    requested: int = 0  # frames planned
+    decoded: int = 0
+    missing: list[int] = field(default_factory=list)  # planned frames that did not decode
+    skipped: str | None = None  # why the try was not decoded at all (same frames as before)
+    stopped_early: bool = False  # no face in the first frame: the rest was not examined
+    frames_with_face: int | None = None
+    tracks: int | None = None
+    verdict: str | None = None  # "complete", the tracker's reason, or why it stopped
 
 
 @dataclass
@@ -136,17 +161,35 @@ class VideoFaces:
     video_id: str
     role: Role
     status: Status
-    reason: str | None
+    reason: str | None  # what a person reads; ``reason_code`` and ``reason_detail`` to filter
     frame_indices: list[int] = field(default_factory=list)  # final frames (decoded, used)
     tries: int = 0  # tries decoded (a try that wraps onto an earlier one's frames is not)
     faces: list[dict[str, Any]] = field(default_factory=list)  # FACES_SCHEMA rows
     frame_size: tuple[int, int] | None = None  # (width, height) of the decoded frames
     frame_count: int | None = None  # as the decoder reported it
     original_video_id: str | None = None
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # one entry per try
+    attempts: list[Attempt] = field(default_factory=list)  # one entry per try
     # pHash (stored int64) of each final frame, computed while the frame is decoded so the
     # dedup stage never decodes a video again
     frame_hashes: list[int] = field(default_factory=list)
+    reason_code: ReasonCode | None = None  # why it is not ok (or ``orphan_fake``); None: ok
+    reason_detail: str | None = None  # the rest of ``reason``: the numbers, notes, errors
+
+    @classmethod
+    def broken(
+        cls, video_id: str, role: Role, code: ReasonCode, detail: str | None = None, **kw: Any
+    ) -> VideoFaces:
+        """A ``failed`` result: the machinery broke before or while this video was processed."""
+        res = cls(video_id, role, "failed", None, **kw)
+        return res.because(code, detail)
+
+    def because(
+        self, code: ReasonCode | None, detail: str | None = None, *, text: str | None = None
+    ) -> VideoFaces:
+        """Set the reason: the code, the detail, and the text (default ``code: detail``)."""
+        self.reason_code, self.reason_detail = code, detail or None
+        self.reason = text if text is not None else reason_text(code, detail)
+        return self
 
     @property
     def ok(self) -> bool:
@@ -167,6 +210,9 @@ class VideoFaces:
         d = dict(d)
         if d.get("frame_size") is not None:
             d["frame_size"] = tuple(d["frame_size"])
+        d["attempts"] = [Attempt(**a) for a in d.get("attempts", ())]
+        if d.get("reason_code") is not None:
+            d["reason_code"] = ReasonCode(d["reason_code"])
         return cls(**d)
 
 
@@ -334,14 +380,14 @@ def _detect_video(
     res = VideoFaces(video_id=video_id, role=role, status="discarded", reason=None)
     base = sorted({int(i) for i in plan_indices if int(i) >= 0})
     if not base:
-        res.reason = "too_few_frames: empty plan"
+        res.because(ReasonCode.TOO_FEW_FRAMES, "empty plan")
         return res
     if is_image_path(path):
-        # a still image is one frame: nothing to track or re-sample; seed 000's rule drops it
-        # when it shows no face or more than two
-        cfg = replace(cfg, rule="seed000", max_resamples=0)
+        # a still image is one frame: nothing to track or re-sample; the per_frame_faces rule
+        # (seed 000's) drops it when it shows no face or more than two
+        cfg = replace(cfg, rule="per_frame_faces", max_resamples=0)
         base = [0]
-    max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "seed001" else 0)
+    max_tries = 1 + (max(cfg.max_resamples, 0) if cfg.rule == "complete_tracks" else 0)
     with open_reader(path) as reader:  # videos: one packet scan for all tries
         return _try_plans(reader, res, base, max_tries, video_id, ensemble, out_dir, cfg)
 
@@ -397,53 +443,42 @@ def _try_plans(
 ) -> VideoFaces:
     any_face = False
     # min_frames > 1 wants every try's decode count checked before detection: no probe then
-    probe = cfg.probe_first_frame and cfg.rule == "seed001" and cfg.min_frames <= 1
+    probe = cfg.probe_first_frame and cfg.rule == "complete_tracks" and cfg.min_frames <= 1
     tried: set[tuple[int, ...]] = set()
     for k in range(max_tries):
         offset = k * cfg.resample_offset
         indices = base if k == 0 else shift_indices(base, offset, res.frame_count)
         if tuple(indices) in tried:
             # a short video wraps back onto frames already tried: same frames, same verdict
-            res.attempts.append({"offset": offset, "skipped": "same frames as an earlier try"})
+            res.attempts.append(Attempt(offset, skipped="same frames as an earlier try"))
             continue
         tried.add(tuple(indices))
         res.tries += 1
         try:
             decoded, dets, stopped = _read_and_detect(reader, indices, ensemble, probe)
         except _DetectError as e:  # the detector broke, not the video: retryable
-            res.status, res.reason = "failed", f"detect_error: {_err(e.__cause__ or e)}"
-            return res
+            res.status = "failed"
+            return res.because(ReasonCode.DETECT_ERROR, _err(e.__cause__ or e))
         except VideoDecodeError as e:
-            res.reason = f"decode_error: {e}"
-            return res
+            return res.because(ReasonCode.DECODE_ERROR, str(e))
         except Exception as e:  # noqa: BLE001 - any reader failure is this video's problem
-            res.reason = f"decode_error: {_err(e)}"
-            return res
+            return res.because(ReasonCode.DECODE_ERROR, _err(e))
         if decoded.frame_count is not None:
             res.frame_count = int(decoded.frame_count)
-        attempt: dict[str, Any] = {
-            "offset": offset,
-            "requested": len(indices),
-            "decoded": len(decoded.frames),
-            "missing": list(decoded.missing),
-        }
+        attempt = Attempt(offset, len(indices), len(decoded.frames), list(decoded.missing))
         res.attempts.append(attempt)
         if decoded.frames:
             res.frame_size = (int(decoded.frames[0].shape[1]), int(decoded.frames[0].shape[0]))
         if stopped:
-            attempt.update(
-                examined=1,
-                frames_with_face=0,
-                tracks=0,
-                verdict=f"no face in the first sampled frame ({indices[0]}): stopped",
-            )
+            attempt.stopped_early, attempt.frames_with_face, attempt.tracks = True, 0, 0
+            attempt.verdict = f"no face in the first sampled frame ({indices[0]}): stopped"
             continue
         if len(decoded.frames) < max(cfg.min_frames, 1) or dets is None:
-            res.reason = (
-                f"too_few_frames: decoded {len(decoded.frames)} of {len(indices)} planned"
-                + (f" (video has {res.frame_count})" if res.frame_count is not None else "")
+            return res.because(
+                ReasonCode.TOO_FEW_FRAMES,
+                f"decoded {len(decoded.frames)} of {len(indices)} planned"
+                + (f" (video has {res.frame_count})" if res.frame_count is not None else ""),
             )
-            return res
         tr = track_faces(
             decoded.indices,
             dets,
@@ -455,32 +490,30 @@ def _try_plans(
             max_faces=cfg.max_faces,
         )
         any_face = any_face or bool(tr.tracks)
-        attempt.update(
-            frames_with_face=sum(1 for d in dets if len(d)),
-            tracks=len(tr.tracks),
-            verdict=tr.reason or "complete",
-        )
+        attempt.frames_with_face = sum(1 for d in dets if len(d))
+        attempt.tracks, attempt.verdict = len(tr.tracks), tr.reason or "complete"
         if tr.complete:
             frames = dict(zip(decoded.indices, decoded.frames, strict=True))
             try:
                 rows, problems = _rows_from_tracking(tr, frames, video_id, out_dir, cfg)
             except Exception as e:  # noqa: BLE001 - disk full, permissions, ...
-                res.status, res.reason = "failed", f"write_error: {_err(e)}"
-                return res
+                res.status = "failed"
+                return res.because(ReasonCode.WRITE_ERROR, _err(e))
             used = sorted({r["frame_index"] for r in rows})
             if not rows:
-                res.reason = _join("no_face", *problems)
-                return res
+                detail = _join(*problems)
+                return res.because(ReasonCode.NO_FACE, detail, text=_join("no_face", detail))
             res.status = "ok"
             res.faces = rows
             res.frame_indices = used
             res.frame_hashes = _frame_hashes(frames, used)
-            res.reason = _join(
+            notes = _join(
                 f"resampled with offset {offset}" if k else None,
                 f"missing frames {list(decoded.missing)}" if decoded.missing else None,
                 f"dropped frames {sorted(tr.dropped_frames)}" if tr.dropped_frames else None,
                 *problems,
             )
+            res.because(None, notes)
             if cfg.write_crops:
                 keep = {
                     Path(r[f"crop_{kind}"]).name
@@ -491,12 +524,15 @@ def _try_plans(
                 _remove_stale_crops(out_dir, video_id, keep)
             return res
         if not tr.needs_resample:
-            res.reason = tr.reason
-            return res
-    res.reason = (
-        "no_face" if not any_face else f"incomplete_track_after_{cfg.max_resamples}_resamples"
+            return res.because(tr.reason_code, tr.reason_detail, text=tr.reason)
+    if not any_face:
+        return res.because(ReasonCode.NO_FACE)
+    n = cfg.max_resamples
+    return res.because(
+        ReasonCode.INCOMPLETE_TRACK,
+        f"after {n} resamples",
+        text=f"incomplete_track_after_{n}_resamples",
     )
-    return res
 
 
 def process_real_video(
@@ -519,13 +555,14 @@ def process_real_video(
             Path(path), video_id, plan_indices, ensemble, Path(out_dir), cfg, "real"
         )
     except Exception as e:  # noqa: BLE001 - the last guard: a bug must not stop the source
-        res = VideoFaces(video_id, "real", "failed", f"error: {_err(e)}")
+        res = VideoFaces.broken(video_id, "real", ReasonCode.ERROR, _err(e))
     return _named(res, path, rel_path)
 
 
 def _named(res: VideoFaces, path: str | os.PathLike[str], rel_path: str | None) -> VideoFaces:
     """The machine's path of the video out of the reason (catalog rows travel)."""
     res.reason = relative_reason(res.reason, path, rel_path)
+    res.reason_detail = relative_reason(res.reason_detail, path, rel_path)
     return res
 
 
@@ -547,9 +584,14 @@ def process_orphan_fake(
             Path(path), video_id, plan_indices, ensemble, Path(out_dir), cfg, "orphan_fake"
         )
     except Exception as e:  # noqa: BLE001
-        res = VideoFaces(video_id, "orphan_fake", "failed", f"error: {_err(e)}")
+        res = VideoFaces.broken(video_id, "orphan_fake", ReasonCode.ERROR, _err(e))
     res.original_video_id = original_video_id
-    res.reason = _join("orphan_fake", res.reason)
+    # the flag leads the text; the code stays the cause when there is one
+    res.because(
+        res.reason_code or ReasonCode.ORPHAN_FAKE,
+        res.reason_detail if res.reason_code else res.reason,
+        text=_join("orphan_fake", res.reason),
+    )
     return _named(res, path, rel_path)
 
 
@@ -570,8 +612,8 @@ def process_fake_video(
     try:
         res = _fake_video(Path(path), video_id, original, Path(out_dir), cfg)
     except Exception as e:  # noqa: BLE001
-        res = VideoFaces(
-            video_id, "fake", "failed", f"error: {_err(e)}", original_video_id=original.video_id
+        res = VideoFaces.broken(
+            video_id, "fake", ReasonCode.ERROR, _err(e), original_video_id=original.video_id
         )
     return _named(res, path, rel_path)
 
@@ -589,36 +631,25 @@ def _fake_video(
     if original.status != "ok":
         # a failed original (retryable) makes its fakes failed too, so a rerun retries them
         res.status = "failed" if original.status == "failed" else "discarded"
-        res.reason = f"original_not_ok: {original.status} ({original.reason})"
-        return res
+        return res.because(ReasonCode.ORIGINAL_NOT_OK, f"{original.status} ({original.reason})")
     wanted = sorted({int(r["frame_index"]) for r in original.faces})
     if not wanted:
-        res.reason = "original_has_no_faces"
-        return res
+        return res.because(ReasonCode.ORIGINAL_HAS_NO_FACES)
     res.tries = 1
     try:
         decoded = read_item_frames(path, wanted)
     except VideoDecodeError as e:
-        res.reason = f"decode_error: {e}"
-        return res
+        return res.because(ReasonCode.DECODE_ERROR, str(e))
     except Exception as e:  # noqa: BLE001
-        res.reason = f"decode_error: {_err(e)}"
-        return res
+        return res.because(ReasonCode.DECODE_ERROR, _err(e))
     res.frame_count = None if decoded.frame_count is None else int(decoded.frame_count)
-    res.attempts.append(
-        {
-            "offset": 0,
-            "requested": len(wanted),
-            "decoded": len(decoded.frames),
-            "missing": list(decoded.missing),
-        }
-    )
+    res.attempts.append(Attempt(0, len(wanted), len(decoded.frames), list(decoded.missing)))
     if len(decoded.frames) < max(cfg.min_frames, 1):
-        res.reason = (
-            f"too_few_frames: decoded {len(decoded.frames)} of the original's {len(wanted)}"
-            + (f" (fake has {res.frame_count})" if res.frame_count is not None else "")
+        return res.because(
+            ReasonCode.TOO_FEW_FRAMES,
+            f"decoded {len(decoded.frames)} of the original's {len(wanted)}"
+            + (f" (fake has {res.frame_count})" if res.frame_count is not None else ""),
         )
-        return res
     h, w = decoded.frames[0].shape[:2]
     res.frame_size = (int(w), int(h))
     notes: list[str] = []
@@ -626,8 +657,7 @@ def _fake_video(
     if original.frame_size is not None and tuple(original.frame_size) != (w, h):
         ow, oh = original.frame_size
         if abs((w / h) / (ow / oh) - 1.0) > cfg.aspect_tolerance:
-            res.reason = f"geometry_mismatch: fake {w}x{h}, original {ow}x{oh}"
-            return res
+            return res.because(ReasonCode.GEOMETRY_MISMATCH, f"fake {w}x{h}, original {ow}x{oh}")
         sx, sy = w / ow, h / oh
         notes.append(f"geometry_differs: boxes scaled from {ow}x{oh} to {w}x{h}")
     if decoded.missing:
@@ -647,20 +677,21 @@ def _fake_video(
             notes.append(f"crop_error at frame {fi}: {e}")
             continue
         except Exception as e:  # noqa: BLE001
-            res.status, res.reason = "failed", f"write_error: {_err(e)}"
-            return res
+            res.status = "failed"
+            return res.because(ReasonCode.WRITE_ERROR, _err(e))
         row = dict(r)
         row.update(video_id=video_id, x1=box[0], y1=box[1], x2=box[2], y2=box[3], **paths)
         row["box_source"] = r.get("box_source") or original.video_id
         rows.append(row)
     if not rows:
-        res.reason = _join("too_few_frames: no original face could be cropped", *notes)
-        return res
+        return res.because(
+            ReasonCode.TOO_FEW_FRAMES, _join("no original face could be cropped", *notes)
+        )
     res.status = "ok"
     res.faces = rows
     res.frame_indices = sorted({r["frame_index"] for r in rows})
     res.frame_hashes = _frame_hashes(frames, res.frame_indices)
-    res.reason = _join(*notes)
+    res.because(None, _join(*notes))
     if cfg.write_crops:
         keep = {Path(r[f"crop_{k}"]).name for r in rows for k in CROP_KINDS if r[f"crop_{k}"]}
         _remove_stale_crops(out_dir, video_id, keep)
@@ -714,18 +745,17 @@ def run_job(
     """Dispatch one job to the right ``process_*`` function."""
     if job.role == "fake":
         if original is None:
-            return VideoFaces(
+            return VideoFaces.broken(
                 job.video_id,
                 "fake",
-                "failed",
-                "original_not_processed",
+                ReasonCode.ORIGINAL_NOT_PROCESSED,
                 original_video_id=job.original_video_id,
             )
         return process_fake_video(
             job.path, job.video_id, original, out_dir, cfg, rel_path=job.rel_path
         )
     if ensemble is None:
-        return VideoFaces(job.video_id, job.role, "failed", "no_ensemble")
+        return VideoFaces.broken(job.video_id, job.role, ReasonCode.NO_ENSEMBLE)
     if job.role == "orphan_fake":
         return process_orphan_fake(
             job.path,
@@ -825,11 +855,11 @@ def run_videos_parallel(
                 try:
                     r = fut.result()
                 except Exception as e:  # noqa: BLE001 - a dead worker, an unpicklable result
-                    r = VideoFaces(
+                    r = VideoFaces.broken(
                         job.video_id,
                         job.role,
-                        "failed",
-                        f"worker_error: {_err(e)}",
+                        ReasonCode.WORKER_ERROR,
+                        _err(e),
                         original_video_id=job.original_video_id,
                     )
                 yield r
@@ -841,11 +871,11 @@ def run_videos_parallel(
                         try:
                             pending[pool.submit(_run_in_worker, f, out, cfg, r)] = f
                         except (cf.BrokenExecutor, RuntimeError) as e:
-                            yield VideoFaces(
+                            yield VideoFaces.broken(
                                 f.video_id,
                                 "fake",
-                                "failed",
-                                f"worker_error: {_err(e)}",
+                                ReasonCode.WORKER_ERROR,
+                                _err(e),
                                 original_video_id=f.original_video_id,
                             )
     finally:

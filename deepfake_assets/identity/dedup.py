@@ -112,6 +112,7 @@ REASON_EXACT = "exact_duplicate"
 REASON_STATIC = "static_consecutive_frames"
 REASON_RESAMPLED = "same_frame_resampled"
 REASON_CROSS_DATASET = "cross_dataset_identical_video"
+REASON_NEAR = "near_duplicate"  # reason reads near_duplicate(d=<bits>); reason_code this
 _CHUNK_CANDIDATES = 8_000_000  # candidate pairs verified per numpy step (bounds memory)
 _DIRECT_TABLE_MAX_BITS = 24  # blocks up to this width are bucketed with a direct-address table
 
@@ -285,11 +286,11 @@ class DedupParams:
 @dataclass
 class DedupResult:
     """``decisions``: one row per input item (item_id, kind, group_id, kept_item_id,
-    is_duplicate, reason, distance, low_information); ``duplicates``: its duplicate rows;
-    ``groups``: one row per group of two or more (group_id, kind, kept_item_id, n_items,
-    n_videos, n_sources); ``video_matches``: cross-source video pairs with matching items
-    (source_a, video_id_a, source_b, video_id_b, kinds, matched_fraction, same_label,
-    identical, rejected_same_family)."""
+    is_duplicate, reason, reason_code, distance, low_information); ``duplicates``: its
+    duplicate rows; ``groups``: one row per group of two or more (group_id, kind,
+    kept_item_id, n_items, n_videos, n_sources); ``video_matches``: cross-source video pairs
+    with matching items (source_a, video_id_a, source_b, video_id_b, kinds, matched_fraction,
+    same_label, identical, rejected_same_family)."""
 
     decisions: pl.DataFrame
     duplicates: pl.DataFrame
@@ -398,6 +399,8 @@ def group_duplicates(items: pl.DataFrame, params: DedupParams | None = None) -> 
     )
     reason = np.full(n, None, dtype=object)
     reason[dv] = reason_dup.astype(object)
+    code = np.full(n, None, dtype=object)  # the reason without its numbers, to count by
+    code[dv] = np.where(np.char.startswith(reason_dup, REASON_NEAR), REASON_NEAR, reason_dup)
     item_ids = df["item_id"]
     group_rank = np.unique(kept, return_inverse=True)[1]
     decisions = pl.DataFrame(
@@ -408,6 +411,7 @@ def group_duplicates(items: pl.DataFrame, params: DedupParams | None = None) -> 
             "kept_item_id": item_ids.gather(kept),
             "is_duplicate": is_dup,
             "reason": pl.Series("reason", reason.tolist(), dtype=pl.String),
+            "reason_code": pl.Series("reason_code", code.tolist(), dtype=pl.String),
             "distance": pl.Series("distance", np.where(is_dup, dist, 0), dtype=pl.Int16),
             "low_information": low_info,
         }

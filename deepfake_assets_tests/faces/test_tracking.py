@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from deepfake_assets.faces.tracking import link, track_faces
+from deepfake_assets.faces.tracking import link, resolve_rule, track_faces
 
 FRAMES = list(range(10)) + [40, 80, 120, 160, 200, 240, 280]
 
@@ -157,3 +157,16 @@ def test_mismatched_lengths_and_unknown_rule_raise():
         track_faces([0, 1], [[]])
     with pytest.raises(ValueError):
         track_faces([0], [[]], rule="nope")
+
+
+def test_rules_are_named_by_what_they_do_and_old_names_still_work():
+    dets = [[face(100, 100)], [], [face(100, 100)]]
+    for new, old in (("per_frame_faces", "seed000"), ("complete_tracks", "seed001")):
+        a, b = track_faces([0, 1, 2], dets, rule=new), track_faces([0, 1, 2], dets, rule=old)
+        assert (a.complete, a.reason, a.dropped_frames) == (b.complete, b.reason, b.dropped_frames)
+    assert (
+        track_faces([0, 1, 2], dets).reason == track_faces([0, 1, 2], dets, rule="seed001").reason
+    )
+    assert resolve_rule("seed000") == "per_frame_faces"
+    with pytest.raises(ValueError, match="complete_tracks"):
+        track_faces([0], [[]], rule="seed002")

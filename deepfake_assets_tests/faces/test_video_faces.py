@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 
 from deepfake_assets.faces.crops import CropSpec, make_crops
+from deepfake_assets.faces.reasons import ReasonCode
 from deepfake_assets.faces.sampling import first_and_even_indices, shift_indices
 from deepfake_assets.faces.video_faces import (
     FACES_SCHEMA,
+    Attempt,
     VideoFaces,
     VideoFacesConfig,
     VideoJob,
@@ -354,10 +356,10 @@ def test_no_face_is_discarded_after_five_resamples(videos, ensemble, tmp_path):
     plan = [0, 1, 30]
     res = process_real_video(videos["empty"], "empty", plan, ensemble, tmp_path)
     assert res.status == "discarded" and res.reason == "no_face"
-    assert [a["offset"] for a in res.attempts] == [0, 20, 40, 60, 80, 100]
+    assert [a.offset for a in res.attempts] == [0, 20, 40, 60, 80, 100]
     # 40 frames: +40 and +80 wrap onto the first try's frames, +60 and +100 onto the second's
     assert res.tries == 2 and not res.faces
-    assert [a.get("skipped") is None for a in res.attempts] == [True, True] + [False] * 4
+    assert [a.skipped is None for a in res.attempts] == [True, True] + [False] * 4
     assert not (tmp_path / safe_video_dir("empty")).exists()
 
 
@@ -411,11 +413,11 @@ def test_first_frame_probe_gives_the_same_verdict_for_less_work(
     )
     assert_same_verdict(a, b)
     assert probed.frames <= full.frames
-    stopped = [t for t in a.attempts if "examined" in t]
-    assert probed.frames == full.frames - sum(t["requested"] - 1 for t in stopped)
+    stopped = [t for t in a.attempts if t.stopped_early]
+    assert probed.frames == full.frames - sum(t.requested - 1 for t in stopped)
     if video == "empty":  # every try stops at its first frame: one frame detected per try
         assert probed.frames == a.tries == len(stopped) == 2
-        assert all(t["frames_with_face"] == 0 and "stopped" in t["verdict"] for t in stopped)
+        assert all(t.frames_with_face == 0 and "stopped" in t.verdict for t in stopped)
 
 
 class _BrokenAfterFirstFrame(FrameReader):
@@ -444,7 +446,7 @@ def test_incomplete_track_is_discarded_after_five_resamples(videos, ensemble, tm
     assert res.status == "discarded"
     assert res.reason == "incomplete_track_after_5_resamples"
     assert res.tries == 5  # +100 wraps (mod 50) onto the first try
-    assert res.attempts[0]["frames_with_face"] == 3
+    assert res.attempts[0].frames_with_face == 3
     assert res.frame_count == 50
 
 
@@ -577,3 +579,25 @@ def test_fixture_videos_without_steady_faces_are_discarded(full_ensemble, tmp_pa
         VideoFacesConfig(probe_first_frame=False),
     )
     assert_same_verdict(full, res)  # the probe changes the work, not the verdict
+
+
+def test_reasons_keep_their_code_apart_from_the_detail(videos, ensemble, tmp_path):
+    """Callers count videos by ``reason_code``; nothing splits the text back apart."""
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 4000)
+    broken = process_real_video(junk, "junk", [0, 1], None, tmp_path / "out")
+    assert broken.reason_code is ReasonCode.DECODE_ERROR
+    assert broken.reason == f"decode_error: {broken.reason_detail}"
+    assert str(tmp_path) not in broken.reason_detail
+    orphan = process_orphan_fake(junk, "junk", [0, 1], None, tmp_path / "out")
+    assert orphan.reason_code is ReasonCode.DECODE_ERROR and orphan.reason.startswith("orphan_")
+    partial = process_real_video(videos["partial"], "partial", [0, 1, 2, 30], ensemble, tmp_path)
+    assert (partial.reason_code, partial.reason_detail) == (
+        ReasonCode.INCOMPLETE_TRACK,
+        "after 5 resamples",
+    )
+    assert sum(a.stopped_early for a in partial.attempts) <= partial.tries
+    again = VideoFaces.from_dict(json.loads(json.dumps(partial.to_dict())))
+    assert again == partial and isinstance(again.attempts[0], Attempt)
+    fake = process_fake_video(junk, "f", synthetic_original(), tmp_path / "out")
+    assert fake.reason_code is ReasonCode.DECODE_ERROR and fake.status == "discarded"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deepfake_assets.identity.embedders import DlibEmbedder
-from deepfake_assets_tests.identity.face_data import FIXTURES, variant_faces
+from deepfake_assets.testing.face_data import FIXTURES, variant_faces
 
 torch.set_num_threads(2)
 

@@ -17,7 +17,7 @@ from deepfake_assets.identity.clustering import (
     mean_embeddings,
     radius_graph,
 )
-from deepfake_assets_tests.identity.face_data import FIXTURES
+from deepfake_assets.testing.face_data import FIXTURES
 
 
 def _merged_identities(labels: np.ndarray, ids: np.ndarray) -> int:

@@ -19,7 +19,7 @@ from deepfake_assets.identity.dedup import (
     near_pairs_bruteforce,
 )
 from deepfake_assets.identity.hashing import phash_batch, to_int64
-from deepfake_assets_tests.identity.face_data import jpeg, packaged_people, relight, rescale
+from deepfake_assets.testing.face_data import jpeg, packaged_people, relight, rescale
 
 
 def _random_with_planted(n: int, n_planted: int, max_flips: int, seed: int) -> np.ndarray:

@@ -11,16 +11,8 @@ import pytest
 
 from deepfake_assets.identity.dedup import DedupParams, group_duplicates
 from deepfake_assets.identity.hashing import popcount64, to_int64
-from deepfake_assets_tests.identity.dedup_reference import reference_group_duplicates
-
-
-def _random_informative(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Random 64-bit hashes with 32 bits set, like pHash's median threshold gives."""
-    out = np.zeros(n, np.uint64)
-    for k in range(n):
-        for b in rng.choice(64, 32, replace=False):
-            out[k] |= np.uint64(1) << np.uint64(int(b))
-    return out
+from deepfake_assets.testing.dedup_reference import reference_group_duplicates
+from deepfake_assets.testing.hash_worlds import identical_world, random_informative
 
 
 def _flip(rng: np.random.Generator, h: int, max_bits: int) -> int:
@@ -34,7 +26,7 @@ def mixed_world(seed: int, odd_video: bool = False) -> pl.DataFrame:
     sources (re-encoded: 0-1 bit flips), frames and two-track faces, hashes drawn from a
     small pool with 0-3 bit flips (many exact and near duplicates), a few blank hashes."""
     rng = np.random.default_rng(seed)
-    pool = [int(x) for x in _random_informative(rng, 12)] + [0, 0b1011, (1 << 64) - 1]
+    pool = [int(x) for x in random_informative(rng, 12)] + [0, 0b1011, (1 << 64) - 1]
     videos: list[dict] = []
     for s in range(3):
         for r in range(int(rng.integers(2, 5))):
@@ -132,32 +124,6 @@ def test_a_video_naming_two_families_is_handled_like_the_reference() -> None:
     for seed in range(3):
         _same_results(mixed_world(seed, odd_video=True), DedupParams())
         _same_results(mixed_world(seed, odd_video=True), DedupParams(threshold=6))
-
-
-def identical_world(n_videos: int, per_video: int, seed: int = 0) -> pl.DataFrame:
-    """Every face crop of every video has the same hash: two sources, families of one real
-    and two fakes, two tracks per video."""
-    h = int(_random_informative(np.random.default_rng(seed), 1)[0])
-    v = np.arange(n_videos)
-    role = v % 3  # 0 real, 1-2 its fakes
-    fam = v - role
-    video = np.repeat(v, per_video)
-    k = np.tile(np.arange(per_video), n_videos)
-    return pl.DataFrame(
-        {
-            "item_id": np.char.add(
-                np.char.add(np.char.add("v", video.astype(str)), "/"), k.astype(str)
-            ),
-            "hash": to_int64(np.full(len(video), h, np.uint64)),
-            "source": np.where(video < n_videos // 2, "s0", "s1"),
-            "video_id": np.char.add("v", video.astype(str)),
-            "family_id": np.char.add("v", fam[video].astype(str)),
-            "frame_index": k // 2,
-            "label": np.where(role[video] == 0, "REAL", "FAKE"),
-            "kind": "face",
-            "track": k % 2,
-        }
-    )
 
 
 def test_a_group_of_identical_hashes_costs_its_videos_not_its_pairs() -> None:

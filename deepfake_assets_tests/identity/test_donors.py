@@ -293,7 +293,7 @@ def test_pick_fake_faces_is_bounded_even_and_prefers_detected_faces():
 def test_orphan_tracks_carry_their_donors_hint_not_their_targets():
     """An orphan fake was detected on, so its track shows the donor: clustering must not merge
     it with its target by the target's name (regression: it took actor_hint, the target)."""
-    from deepfake_assets.assets.identity import track_table
+    from deepfake_assets.identity.actors import track_table
 
     emb = _embeddings(
         [
@@ -321,7 +321,7 @@ def test_adapter_names_reach_the_actors_they_name(tmp_path, people):
     """From the FF++ / Celeb-DF adapters through actor clustering to fake_identities: a
     fake's donor name lands on the actor of that person's real videos, and an orphan's target
     name on its target's actor (the namespacing of track_table and of the donors agree)."""
-    from deepfake_assets.assets.identity import track_table
+    from deepfake_assets.identity.actors import track_table
     from deepfake_assets.identity.clustering import actor_assignment
     from deepfake_assets.sources import read_source
     from deepfake_assets.video_manifest import flag_orphan_fakes

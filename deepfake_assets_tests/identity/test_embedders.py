@@ -21,7 +21,7 @@ from deepfake_assets.identity.embedders import (
     facenet_weight_candidates,
     load_embedder,
 )
-from deepfake_assets_tests.identity.face_data import FIXTURES
+from deepfake_assets.testing.face_data import FIXTURES
 
 torch.set_num_threads(2)
 

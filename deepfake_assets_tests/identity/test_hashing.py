@@ -13,7 +13,7 @@ from deepfake_assets.identity.hashing import (
     popcount64,
     to_int64,
 )
-from deepfake_assets_tests.identity.face_data import (
+from deepfake_assets.testing.face_data import (
     crop_160,
     jpeg,
     packaged_people,

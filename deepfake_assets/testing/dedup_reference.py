@@ -12,6 +12,7 @@ from scipy.sparse.csgraph import connected_components
 from deepfake_assets.identity.dedup import (
     REASON_CROSS_DATASET,
     REASON_EXACT,
+    REASON_NEAR,
     REASON_RESAMPLED,
     REASON_STATIC,
     REQUIRED_COLUMNS,
@@ -131,6 +132,7 @@ def reference_group_duplicates(
     # 5. Reasons and tables.
     is_dup = kept != np.arange(n)
     reason = np.full(n, None, dtype=object)
+    code = np.full(n, None, dtype=object)
     dv = np.flatnonzero(is_dup)
     kv = kept[dv]
     for r_idx, kidx in zip(dv.tolist(), kv.tolist(), strict=True):
@@ -141,7 +143,9 @@ def reference_group_duplicates(
         elif dist[r_idx] == 0:
             reason[r_idx] = REASON_EXACT
         else:
-            reason[r_idx] = f"near_duplicate(d={int(dist[r_idx])})"
+            reason[r_idx] = f"{REASON_NEAR}(d={int(dist[r_idx])})"
+        near = reason[r_idx].startswith(f"{REASON_NEAR}(")
+        code[r_idx] = REASON_NEAR if near else reason[r_idx]
     item_ids = df["item_id"]
     group_rank = np.unique(kept, return_inverse=True)[1]
     decisions = pl.DataFrame(
@@ -152,6 +156,7 @@ def reference_group_duplicates(
             "kept_item_id": item_ids.gather(kept),
             "is_duplicate": is_dup,
             "reason": pl.Series("reason", reason.tolist(), dtype=pl.String),
+            "reason_code": pl.Series("reason_code", code.tolist(), dtype=pl.String),
             "distance": pl.Series("distance", np.where(is_dup, dist, 0), dtype=pl.Int16),
             "low_information": low_info,
         }

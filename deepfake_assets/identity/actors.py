@@ -1,0 +1,145 @@
+"""The tables around actor clustering: hash items per source, tracks in, actors out.
+
+``actor_clusters`` and ``dedup_hashes`` read catalog tables and write these; the joins and
+aggregations live here so they can be tested on DataFrames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from deepfake_assets.faces.ids import frame_id_expr
+from deepfake_assets.identity.clustering import mean_embeddings
+
+TRACK_KEY = ["source", "video_id", "track"]
+
+
+def family_expr() -> pl.Expr:
+    """A real video and its fakes share one family: the original's id (namespaced by source)."""
+    return (
+        pl.col("source")
+        + "/"
+        + pl.when(pl.col("label") == "FAKE")
+        .then(pl.coalesce("original_video_id", "video_id"))
+        .otherwise(pl.col("video_id"))
+    )
+
+
+def hash_items(faces: pl.DataFrame, frames: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
+    """The ``hashes`` rows of one source: one per face crop and one per frame used, each with
+    the pHash the face workers took while it was in memory, and its video family."""
+    face_items = faces.select(
+        pl.col("face_id").alias("item_id"),
+        pl.lit("face").alias("kind"),
+        "source",
+        "video_id",
+        "frame_index",
+        "track",
+        "label",
+        pl.col("face_id"),
+        pl.col("phash_160").alias("hash"),
+    )
+    frame_items = frames.select(
+        frame_id_expr().alias("item_id"),
+        pl.lit("frame").alias("kind"),
+        "source",
+        "video_id",
+        "frame_index",
+        pl.lit(None, dtype=faces.schema["track"]).alias("track"),
+        "label",
+        pl.lit(None, dtype=pl.Utf8).alias("face_id"),
+        pl.col("phash").alias("hash"),
+    )
+    items = pl.concat([face_items, frame_items], how="vertical_relaxed")
+    return items.join(
+        videos.select("video_id", "original_video_id"), on="video_id", how="left"
+    ).with_columns(family_expr().alias("family_id"))
+
+
+def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
+    """One row per face track of a detected-on video: the mean of its face embeddings, sorted
+    by source, video and track (as text), with the person the dataset says it shows."""
+    order = (
+        embeddings.select(TRACK_KEY)
+        .unique()
+        .sort("source", "video_id", pl.col("track").cast(pl.Utf8))
+        .with_row_index("group")
+    )
+    groups = (
+        embeddings.select(TRACK_KEY)
+        .with_row_index("row")
+        .join(order, on=TRACK_KEY, how="left")
+        .sort("row")["group"]
+        .to_numpy()
+    )
+    vectors = np.asarray(embeddings["embedding"].to_list(), dtype=np.float32)
+    _, means = mean_embeddings(vectors, groups)
+    tracks = order.select(
+        "source",
+        "video_id",
+        pl.col("track").cast(pl.Int64),
+        pl.Series("n_faces", np.bincount(groups, minlength=order.height), dtype=pl.Int64),
+        pl.lit(embeddings["model"][0]).alias("embedder"),
+    ).with_columns(pl.Series("embedding", means.astype(np.float32)))
+    # The hint names the person a track shows: for a (detected-on, orphan) fake that is its
+    # donor, not the target its actor_hint names.
+    if "donor_hint" not in videos.columns:  # catalogs written before donor hints
+        videos = videos.with_columns(donor_hint=pl.lit(None, pl.Utf8))
+    shown = pl.when(pl.col("label") == "FAKE").then("donor_hint").otherwise("actor_hint")
+    hints = videos.select(
+        "source",
+        "video_id",
+        pl.when(shown.is_not_null()).then(pl.col("source") + ":" + shown).alias("actor_hint"),
+    )
+    return tracks.join(hints, on=["source", "video_id"], how="left")
+
+
+def listed_videos(videos: pl.DataFrame, roles: pl.DataFrame) -> pl.DataFrame:
+    """The videos clustering assigns actors to, with ``label`` real/fake and the original of a
+    fake; a fake whose original is missing was detected on, so it stands for itself (real)."""
+    orphan = pl.col("role") == "orphan_fake"
+    return videos.join(roles, on=["source", "video_id"], how="left").select(
+        "source",
+        "video_id",
+        pl.when(orphan)
+        .then(pl.lit("real"))
+        .otherwise(pl.col("label").str.to_lowercase())
+        .alias("label"),
+        pl.when(orphan)
+        .then(None)
+        .otherwise(pl.col("original_video_id"))
+        .alias("original_video_id"),
+    )
+
+
+def actor_table(video_actors: pl.DataFrame, faces: pl.DataFrame) -> pl.DataFrame:
+    """The ``actors`` rows: per actor its videos, real videos, faces, sources and the ids the
+    datasets gave it."""
+    return (
+        video_actors.join(
+            faces.group_by("source", "video_id").len("n_faces"),
+            on=["source", "video_id"],
+            how="left",
+        )
+        .group_by("actor_id")
+        .agg(
+            pl.len().alias("n_videos"),
+            (pl.col("label") == "REAL").sum().alias("n_real_videos"),
+            pl.col("n_faces").sum().alias("n_faces"),
+            pl.col("source").unique().sort().str.join(",").alias("sources"),
+            pl.col("actor_hint").drop_nulls().unique().sort().str.join(",").alias("provided"),
+        )
+        .filter(pl.col("actor_id").is_not_null())
+        .sort("actor_id")
+    )
+
+
+def tracks_with_actors(
+    tracks: pl.DataFrame, assigned: pl.DataFrame, embeddings: pl.DataFrame
+) -> pl.DataFrame:
+    """``tracks`` with the actor each was assigned and its label, as the t-SNE figure draws."""
+    labels = embeddings.select(*TRACK_KEY, "label").unique(TRACK_KEY)
+    return tracks.join(assigned.select(*TRACK_KEY, "actor_id"), on=TRACK_KEY, how="left").join(
+        labels, on=TRACK_KEY, how="left"
+    )
