@@ -147,7 +147,7 @@ def test_sensor_registers_image_folders_like_video_folders(data_env):
         (data_env["sources"] / "DFFD" / sub).mkdir(parents=True)
         (data_env["sources"] / "DFFD" / sub / "c.png").write_bytes(b"x")
     with dg.instance_for_test() as instance:
-        result = new_source_sensor(dg.build_sensor_context(instance=instance))
+        result = new_source_sensor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert sorted(r.partition_key for r in result.run_requests) == ["dffd", "faces"]
         assert SourceRegistry().get("faces").format == "images"
         assert SourceRegistry().get("dffd").format == "dffd"

@@ -137,7 +137,10 @@ def _write(tmp_path: Path, text: str) -> Path:
             "ops:\n  face_detections_and_crops: {config: {workers: many}}\n",
             ["ops.face_detections_and_crops.config.workers:", "many"],
         ),
-        ("ops:\n  exported_dataset: {config: {x: 1}}\n", ["op 'exported_dataset' takes no config"]),
+        (
+            "ops:\n  exported_dataset: {config: {x: 1}}\n",
+            ["unknown key 'x' in ops.exported_dataset.config", "valid keys: "],
+        ),
     ],
 )
 def test_config_mistakes_fail_before_anything_runs(

@@ -34,8 +34,14 @@ def _reasons(df: pl.DataFrame, column: str) -> str:
     return ", ".join(f"{n} {why}" for why, n in counts.iter_rows())
 
 
+_EMPTY = {"source": pl.Utf8, "video_id": pl.Utf8, "status": pl.Utf8, "reason": pl.Utf8}
+
+
 def _for(df: pl.DataFrame, source: str) -> pl.DataFrame:
-    return df.filter(pl.col("source") == source) if "source" in df.columns else df.head(0)
+    """The source's rows; a table never written counts as empty (no rows, the key columns)."""
+    if "source" not in df.columns:
+        return pl.DataFrame(schema=_EMPTY)
+    return df.filter(pl.col("source") == source)
 
 
 def funnel_table(
