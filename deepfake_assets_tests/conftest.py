@@ -119,3 +119,14 @@ def demo_graph(demo_build, tmp_path_factory):
         rc = cli.main(["materialize"])
         truth = json.loads(summary.truth_path.read_text())
         yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_defs_state_storage():
+    """Each test starts without a current Dagster defs-state storage: one left behind by an
+    earlier test's instance (a context variable Dagster sets while loading a code location)
+    points at an instance that is gone, and the next `dg.materialize` fails on it."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
