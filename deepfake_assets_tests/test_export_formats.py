@@ -57,12 +57,18 @@ def test_deepfakebench_json_follows_the_loader(export, info):
     # abstract_dataset.py L165-169 + L190: the stem is the top-level key
     assert list(bench) == ["deepfake_assets"]
     tree = bench["deepfake_assets"]
-    # L190-191: every label has every split key, even empty; labels per source
-    assert set(tree) == {"demo_real", "demo_fake"}
+    # L190-191: every label has every split key, even empty; labels per source (the demo's
+    # video source and its image source)
+    labels = {
+        f"{source}_{label.lower()}": int(label == "FAKE")
+        for source, label in info.select("source", "label").unique().iter_rows()
+    }
+    assert {"demo_real", "demo_fake"} <= set(labels)
+    assert set(tree) == set(labels)
     assert all(set(splits) == {"train", "val", "test"} for splits in tree.values())
     # L204-206: every label is in the label_dict snippet, real 0 and fake 1
     snippet = yaml.safe_load((export / "deepfakebench" / "label_dict.yaml").read_text())
-    assert snippet["label_dict"] == {"demo_real": 0, "demo_fake": 1}
+    assert snippet["label_dict"] == labels
     frames = 0
     for label, splits in tree.items():
         for split, entries in splits.items():
@@ -231,7 +237,7 @@ def test_video_test_subset_links_the_test_videos(export, info, demo_graph):
 
 
 def test_data_card_funnel(export, info, demo_graph):
-    funnel = pl.read_csv(export / "funnel.csv")
+    funnel = pl.read_csv(export / "funnel.csv").filter(pl.col("source") == "demo")
     assert funnel["step"].to_list() == [
         "listed",
         "probed ok",
@@ -240,13 +246,13 @@ def test_data_card_funnel(export, info, demo_graph):
         "balanced + split",
         "exported",
     ]
-    videos = demo_graph["catalog"].read("videos")
+    videos = demo_graph["catalog"].read("videos", "demo")
     steps = {r["step"]: r for r in funnel.iter_rows(named=True)}
     assert steps["listed"]["videos"] == videos.height
     assert steps["probed ok"]["lost"] == videos.filter(pl.col("status") != "ok").height
     assert "missing" in steps["probed ok"]["why"]
     assert "no_face" in steps["faces found"]["why"]
-    assert steps["exported"]["faces"] == info.height
+    assert steps["exported"]["faces"] == info.filter(pl.col("source") == "demo").height
     face_steps = ("faces found", "deduplicated", "balanced + split", "exported")
     for earlier, later in zip(face_steps, face_steps[1:], strict=False):
         assert steps[earlier]["faces"] - steps[later]["faces"] == steps[later]["lost"]
