@@ -18,6 +18,7 @@ import yaml
 from deepfake_assets.export.deepfakebench import (
     DeepfakeBenchError,
     DeepfakeBenchOptions,
+    entry_name,
     label_dict_yaml,
     layout,
     safe_segment,
@@ -81,7 +82,7 @@ def test_deepfakebench_json_follows_the_loader(export, info):
                 assert [int(s) for s in stems] == sorted(int(s) for s in stems)
                 video, _, track = key.partition("_track")
                 rows = info.filter(
-                    (pl.col("video_id") == video)
+                    (pl.col("video_id").map_elements(entry_name, return_dtype=pl.Utf8) == video)
                     & (pl.col("track") == (int(track) if track else 0))
                     & (pl.col("split") == split)
                 )
@@ -95,7 +96,7 @@ def test_deepfakebench_json_follows_the_loader(export, info):
 
 def test_deepfakebench_masks_and_landmarks_are_found(export, info):
     tree = _bench(export, "deepfake_assets")["deepfake_assets"]
-    with_mask = set(info.filter(pl.col("mask_path").is_not_null())["video_id"].to_list())
+    with_mask = {entry_name(v) for v in info.filter(pl.col("mask_path").is_not_null())["video_id"]}
     checked = {"real": 0, "fake": 0}
     for label, splits in tree.items():
         for entries in splits.values():
@@ -144,9 +145,16 @@ def test_deepfakebench_layout_options_and_names():
     laid = layout(info, DeepfakeBenchOptions(per_method_labels=True))
     assert laid["dfb_label"].to_list() == ["ff_real", "ff_Deepfakes", "ff_FaceSwap", "ff_Deepfakes"]
     # one entry per video and track; stems are frame numbers; no stray 'frames' / '.png'
-    assert laid["dfb_key"].to_list() == ["000", "000_003", "001_frame_s_png", "000_003_track1"]
+    assert laid["dfb_key"].to_list() == [
+        "000",
+        "000_003",
+        entry_name("001_frames.png"),
+        "000_003_track1",
+    ]
     assert laid["dfb_frame"][0] == "ff/real/frames/000/000012.png"
-    assert laid["dfb_mask"][2] == "ff/FaceSwap/masks/001_frame_s_png/000007.png"
+    assert laid["dfb_mask"][2] == f"ff/FaceSwap/masks/{entry_name('001_frames.png')}/000007.png"
+    assert entry_name("001_frames.png").startswith("001_frame_s_png-")
+    assert entry_name("a b") != entry_name("a_b")  # one folder per video
     assert laid["dfb_landmark"][3] == "ff/Deepfakes/landmarks/000_003_track1/000012.npy"
     assert safe_segment("a/b\\c") == "a_b_c"
     multi = yaml.safe_load(label_dict_yaml(["ff_Deepfakes", "ff_FaceSwap", "ff_real"], "x", True))

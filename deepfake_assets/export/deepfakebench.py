@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from deepfake_assets.faces.video_faces import safe_video_dir
 from deepfake_assets.media.images import write_bytes_atomic
 
 SPLITS = ("train", "val", "test")
@@ -115,6 +116,16 @@ def safe_segment(text: str) -> str:
     return text.replace("frames", "frame_s").replace(".png", "_png").strip(".") or "_"
 
 
+def entry_name(video_id: str) -> str:
+    """A video's folder and entry key: its id where that is already a safe segment, else the
+    safe segment plus a hash of the exact id (as crop folders are named), so two ids that
+    only differ in what `safe_segment` replaces (`a b`, `a_b`) never share a folder."""
+    segment = safe_segment(video_id)
+    if segment == video_id:
+        return segment
+    return safe_segment(safe_video_dir(video_id))
+
+
 def label_names(info: pl.DataFrame, per_method: bool) -> pl.Expr:
     """``<source>_real`` / ``<source>_fake``, or ``<source>_<method>`` per fake method."""
     source = pl.col("source").map_elements(safe_segment, return_dtype=pl.Utf8)
@@ -140,7 +151,7 @@ def layout(info: pl.DataFrame, options: DeepfakeBenchOptions) -> pl.DataFrame:
         .otherwise(pl.col("method").fill_null("fake"))
         .map_elements(safe_segment, return_dtype=pl.Utf8)
     )
-    video = pl.col("video_id").map_elements(safe_segment, return_dtype=pl.Utf8)
+    video = pl.col("video_id").map_elements(entry_name, return_dtype=pl.Utf8)
     key = (
         pl.when(pl.col("track") == 0)
         .then(video)
