@@ -149,20 +149,24 @@ def donors_merge_groups(df: pl.DataFrame, grouped: pl.DataFrame) -> bool:
     return grouped["group_id"].n_unique() < faces["group_id"].n_unique()
 
 
+# the columns of `bridging_fakes`: a fake whose donor's group differs from its own
+BRIDGE_SCHEMA = {
+    "_video": pl.UInt64,
+    "source": pl.Utf8,
+    "video_id": pl.Utf8,
+    "donor_actor_id": pl.Utf8,
+    "group_id": pl.Int64,
+    "donor_group": pl.Int64,
+    "n_faces": pl.UInt32,
+    "test_only": pl.Boolean,
+}
+
+
 def bridging_fakes(df: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
     """Fake videos whose donor's group (in `nodes`, components without donor edges) differs from
     their own: ``_video``, source, video_id, donor_actor_id, group_id (the fake's), donor_group,
     n_faces, test_only. Donors with no faces in `df` cannot leak and are not listed."""
-    schema = {
-        "_video": pl.UInt64,
-        "source": pl.Utf8,
-        "video_id": pl.Utf8,
-        "donor_actor_id": pl.Utf8,
-        "group_id": pl.Int64,
-        "donor_group": pl.Int64,
-        "n_faces": pl.UInt32,
-        "test_only": pl.Boolean,
-    }
+    schema = BRIDGE_SCHEMA
     if "donor_actor_id" not in df.columns:
         return pl.DataFrame(schema=schema)
     face_groups = df.select("group_id").unique()

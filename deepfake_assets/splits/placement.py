@@ -31,6 +31,7 @@ import numpy as np
 import polars as pl
 
 from deepfake_assets.splits.groups import greedy_assign
+from deepfake_assets.splits.identity_graph import BRIDGE_SCHEMA
 
 __all__ = [
     "Bridges",
@@ -612,14 +613,7 @@ def dropped_faces(
 def _empty_bridges() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "_video": pl.UInt64,
-            "source": pl.Utf8,
-            "video_id": pl.Utf8,
-            "donor_actor_id": pl.Utf8,
-            "group_id": pl.Int64,
-            "donor_group": pl.Int64,
-            "n_faces": pl.UInt32,
-            "test_only": pl.Boolean,
+            **BRIDGE_SCHEMA,
             "bucket": pl.Int64,
             "donor_bucket": pl.Int64,
             "dropped": pl.Boolean,
