@@ -73,6 +73,23 @@ def cmd_sources_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folder_mapping(args: argparse.Namespace) -> tuple:
+    """`--dffd-folders FILE` rows, then `--dffd-folder` ones (a folder in both must agree)."""
+    from deepfake_assets.sources.dffd import (
+        merge_overrides,
+        parse_folder_override,
+        read_folder_overrides,
+    )
+    from deepfake_assets.sources.errors import SourceFormatError
+
+    try:
+        rows = list(read_folder_overrides(Path(args.dffd_folders))) if args.dffd_folders else []
+        rows += [parse_folder_override(text) for text in args.dffd_folder or ()]
+        return merge_overrides(rows)
+    except SourceFormatError as exc:
+        raise RegistryError(str(exc)) from exc
+
+
 def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
     registration = SourceRegistry().add(
         name,
@@ -81,6 +98,7 @@ def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
         test_only=args.test_only,
         sampling=args.sampling,
         notes=args.notes or "",
+        dffd_folders=_folder_mapping(args),
         replace=args.replace,
     )
     source = registration.source
@@ -104,7 +122,7 @@ def _add_source(args: argparse.Namespace, name: str, path: Path) -> int:
     from deepfake_assets.sources import SourceFormatError, list_source
 
     try:
-        listing = list_source(source.root, source.format)
+        listing = list_source(source.root, source.format, source.adapter_options)
     except SourceFormatError as exc:
         print(f"warning: {source.name}: its `videos` step will fail: {exc}", file=sys.stderr)
     else:
@@ -132,6 +150,8 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
             options.append("test-only")
         if s.sampling:
             options.append(f"sampling={s.sampling}")
+        if s.dffd_folders:
+            options.append("folders: " + "; ".join(str(r) for r in s.dffd_folders))
         present = "" if s.root.is_dir() else "  [folder missing]"
         extra = f"  ({', '.join(options)})" if options else ""
         print(f"{s.name:<{width}}  {s.format:<15} {s.path}{extra}{present}")
@@ -413,6 +433,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--sampling", choices=SAMPLING_STRATEGIES, help="frame-sampling override")
     add.add_argument("--notes", help="free-form notes")
+    add.add_argument(
+        "--dffd-folder",
+        action="append",
+        metavar="FOLDER=LABEL[,METHOD[,SPLIT]]",
+        help="DFFD: map an origin folder the defaults do not know (repeatable), e.g. "
+        "stylegan2_ffhq=FAKE,stylegan2 or extras=ignore or loose=REAL,,val",
+    )
+    add.add_argument(
+        "--dffd-folders",
+        metavar="FILE.csv",
+        help="DFFD: the same mapping from a folder,label,method,split CSV",
+    )
     add.add_argument(
         "--replace",
         action="store_true",

@@ -7,6 +7,7 @@ the sensor can both write it. Every change is mirrored into the catalog's `sourc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -20,6 +21,9 @@ import polars as pl
 from deepfake_assets import config
 from deepfake_assets.catalog import PARTITIONED_TABLES, Catalog, _file_lock
 from deepfake_assets.media.images import write_bytes_atomic
+from deepfake_assets.sources.dffd import FolderOverride, merge_overrides
+from deepfake_assets.sources.errors import SourceFormatError
+from deepfake_assets.sources.formats import AdapterOptions
 
 FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest", "dffd", "images")
 SAMPLING_STRATEGIES = ("first_and_even", "balanced", "uniform")
@@ -84,14 +88,30 @@ class Source:
     sampling: str | None = None
     notes: str = ""
     added_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    # DFFD's folder mapping beyond the defaults (`sources add --dffd-folder`)
+    dffd_folders: tuple[FolderOverride, ...] = ()
 
     @property
     def root(self) -> Path:
         return Path(self.path)
 
+    @property
+    def adapter_options(self) -> AdapterOptions:
+        """What the layout's adapter reads beyond the folder."""
+        return AdapterOptions(dffd_folders=self.dffd_folders)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, item: dict) -> Source:
+        """A stored registration; rows are validated again (a hand-edited file is input)."""
+        folders = tuple(FolderOverride.of(**row) for row in item.get("dffd_folders") or ())
+        return cls(**{**item, "dffd_folders": folders})
+
 
 # The fields a registration sets; `added_at` is when it was first made and never compared.
-OPTION_FIELDS = ("path", "format", "test_only", "sampling", "notes")
+OPTION_FIELDS = ("path", "format", "test_only", "sampling", "notes", "dffd_folders")
 
 
 @dataclass(frozen=True)
@@ -103,7 +123,13 @@ class FieldChange:
     new: object
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.old!r} -> {self.new!r}"
+        return f"{self.field}: {_shown(self.old)} -> {_shown(self.new)}"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):  # a folder mapping: its rows as the CLI takes them
+        return "[" + "; ".join(str(v) for v in value) + "]"
+    return repr(value)
 
 
 def changes_between(old: Source, new: Source) -> tuple[FieldChange, ...]:
@@ -166,7 +192,10 @@ class SourceRegistry:
             raise RegistryError(f"{self.path} is not valid JSON: {exc}") from exc
 
     def _load(self) -> dict[str, Source]:
-        return {item["name"]: Source(**item) for item in self._raw().get("sources", [])}
+        try:
+            return {item["name"]: Source.from_json(item) for item in self._raw().get("sources", [])}
+        except (SourceFormatError, TypeError) as exc:
+            raise RegistryError(f"{self.path}: a registration cannot be read: {exc}") from exc
 
     def removed_paths(self) -> set[Path]:
         """Folders whose source was removed with `sources remove`: the new-source sensor does not
@@ -178,7 +207,7 @@ class SourceRegistry:
         removed = self.removed_paths() if removed is None else removed
         removed -= {Path(s.path) for s in sources.values()}
         payload = {
-            "sources": [asdict(s) for s in sorted(sources.values(), key=lambda s: s.name)],
+            "sources": [s.to_json() for s in sorted(sources.values(), key=lambda s: s.name)],
             "removed": sorted(str(p) for p in removed),
         }
         write_bytes_atomic(self.path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
@@ -186,7 +215,10 @@ class SourceRegistry:
 
     @staticmethod
     def to_frame(sources) -> pl.DataFrame:
-        rows = [asdict(s) for s in sources]
+        rows = [
+            {**asdict(s), "dffd_folders": "; ".join(str(r) for r in s.dffd_folders) or None}
+            for s in sources
+        ]
         schema = {
             "name": pl.Utf8,
             "path": pl.Utf8,
@@ -195,6 +227,7 @@ class SourceRegistry:
             "sampling": pl.Utf8,
             "notes": pl.Utf8,
             "added_at": pl.Utf8,
+            "dffd_folders": pl.Utf8,
         }
         return pl.DataFrame(rows, schema=schema)
 
@@ -220,6 +253,7 @@ class SourceRegistry:
         test_only: bool = False,
         sampling: str | None = None,
         notes: str = "",
+        dffd_folders: tuple[FolderOverride, ...] = (),
         replace: bool = False,
     ) -> Registration:
         """Register a folder; `fmt="auto"` detects the layout and fails when it cannot.
@@ -257,6 +291,15 @@ class SourceRegistry:
                 )
             fmt = detected
         fmt = normalise_format_name(fmt)
+        try:
+            dffd_folders = merge_overrides(dffd_folders)
+        except SourceFormatError as exc:
+            raise RegistryError(str(exc)) from exc
+        if dffd_folders and fmt != "dffd":
+            raise RegistryError(
+                f"a DFFD folder mapping was given but {root} is registered as {fmt!r}: it only "
+                "applies to --format dffd"
+            )
         source = Source(
             name=name,
             path=str(root),
@@ -264,6 +307,7 @@ class SourceRegistry:
             test_only=test_only,
             sampling=sampling,
             notes=notes,
+            dffd_folders=dffd_folders,
         )
         with _file_lock(self._lock):
             sources = self._load()
@@ -283,7 +327,7 @@ class SourceRegistry:
                     + ". Pass --replace to apply the new options (or repeat the registered "
                     "ones to keep them)"
                 )
-            source = Source(**{**asdict(source), "added_at": previous.added_at})
+            source = dataclasses.replace(source, added_at=previous.added_at)
             sources[name] = source
             self._save(sources)
         return Registration(source, previous, changes)

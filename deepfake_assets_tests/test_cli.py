@@ -39,6 +39,56 @@ def test_bad_registrations_give_clear_errors(data_env, tmp_path, capsys):
         SourceRegistry().add("x", tmp_path / "nope")
 
 
+def _dffd_folder(root):
+    for rel in ("ffhq/train/a.png", "stylegan_ffhq/test/b.png", "stylegan2_ffhq/test/c.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"png")
+    return root
+
+
+def test_dffd_folder_mapping_is_a_registered_option(data_env, tmp_path, capsys):
+    folder = _dffd_folder(tmp_path / "dffd")
+    assert cli.main(["sources", "add", "dffd", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "stylegan2_ffhq" in err and "--dffd-folder stylegan2_ffhq=" in err  # not guessed
+
+    # another mapping is another registration: refused without --replace, naming the change
+    mapping = ["--dffd-folder", "stylegan2_ffhq=FAKE,stylegan2"]
+    assert cli.main(["sources", "add", "dffd", str(folder), *mapping]) == 2
+    err = capsys.readouterr().err
+    assert "dffd_folders: [] -> [stylegan2_ffhq=FAKE,stylegan2]" in err and "--replace" in err
+    assert cli.main(["sources", "add", "dffd", str(folder), *mapping, "--replace"]) == 0
+    captured = capsys.readouterr()
+    assert "dffd_folders: [] -> [stylegan2_ffhq=FAKE,stylegan2]" in captured.out
+    assert "stylegan2_ffhq" not in captured.err  # now mapped: nothing to warn about
+
+    source = SourceRegistry().get("dffd")  # read back from sources.json
+    assert [str(r) for r in source.dffd_folders] == ["stylegan2_ffhq=FAKE,stylegan2"]
+    assert Catalog().read("sources")["dffd_folders"].to_list() == ["stylegan2_ffhq=FAKE,stylegan2"]
+    assert cli.main(["sources", "list"]) == 0
+    assert "folders: stylegan2_ffhq=FAKE,stylegan2" in capsys.readouterr().out
+    assert cli.main(["sources", "add", "dffd", str(folder), *mapping]) == 0  # same: a no-op
+    assert "nothing changed" in capsys.readouterr().out
+
+    # the same rows from a file; a folder given both ways must agree
+    (tmp_path / "m.csv").write_text("folder,label,method\nstylegan2_ffhq,FAKE,stylegan2\n")
+    from_file = ["--dffd-folders", str(tmp_path / "m.csv")]
+    assert cli.main(["sources", "add", "dffd", str(folder), *from_file, *mapping]) == 0
+    clash = ["--dffd-folder", "stylegan2_ffhq=REAL"]
+    assert cli.main(["sources", "add", "dffd", str(folder), *from_file, *clash]) == 2
+    assert "mapped twice" in capsys.readouterr().err
+
+
+def test_dffd_folder_mapping_is_refused_for_other_formats_and_bad_rows(
+    data_env, dfdc_folder, capsys
+):
+    assert cli.main(["sources", "add", "x", str(dfdc_folder), "--dffd-folder", "a=REAL"]) == 2
+    assert "only applies to --format dffd" in capsys.readouterr().err
+    assert cli.main(["sources", "add", "x", str(dfdc_folder), "--dffd-folder", "a"]) == 2
+    assert "FOLDER=LABEL" in capsys.readouterr().err
+    assert SourceRegistry().list() == []
+
+
 def test_materialize_records_hostile_entries_and_exits_zero(data_env, dfdc_folder, capsys):
     assert cli.main(["sources", "add", "tiny", str(dfdc_folder)]) == 0
     assert cli.main(["materialize", "--source", "tiny", "--sources-only"]) == 0

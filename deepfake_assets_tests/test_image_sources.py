@@ -71,7 +71,7 @@ def make_sources(root: Path) -> dict[str, Path]:
     (photos / "manifest.csv").write_text("\n".join(rows) + "\n")
 
     dffd = root / "dffd"
-    for sub in ("ffhq/train", "stylegan_ffhq/test", "mystery/train"):
+    for sub in ("ffhq/train", "stylegan_ffhq/test", "mystery/train", "extras"):
         (dffd / sub).mkdir(parents=True)
     Image.fromarray(hopper).save(dffd / "ffhq" / "train" / "70001.png")  # photos' hopper again
     # a "generated" face: Hopper mirrored (its donor match links it to Hopper, who is in
@@ -80,6 +80,7 @@ def make_sources(root: Path) -> dict[str, Path]:
         dffd / "stylegan_ffhq" / "test" / "seed7.png"
     )
     Image.fromarray(astro).save(dffd / "mystery" / "train" / "x.png")
+    (dffd / "extras" / "logo.png").write_bytes(b"not data")  # mapped `ignore` at registration
     return {"vids": videos, "photos": photos, "dffd": dffd}
 
 
@@ -94,7 +95,8 @@ def graph(tmp_path_factory):
         (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         assert cli.main(["sources", "add", "vids", str(folders["vids"])]) == 0
         assert cli.main(["sources", "add", "photos", str(folders["photos"])]) == 0
-        assert cli.main(["sources", "add", "dffd", str(folders["dffd"]), "--test-only"]) == 0
+        add_dffd = ["sources", "add", "dffd", str(folders["dffd"]), "--test-only"]
+        assert cli.main([*add_dffd, "--dffd-folder", "extras=ignore"]) == 0
         rc = cli.main(["materialize"])
         yield {"rc": rc, "catalog": Catalog(root / "data"), "data": root / "data"}
 
@@ -120,6 +122,7 @@ def test_bad_image_files_are_rows_with_reasons(graph):
     assert "not in the DFFD folder table" in dffd["mystery"]["reason"]
     assert dffd["ffhq/train/70001.png"]["label"] == "REAL"
     assert dffd["stylegan_ffhq/test/seed7.png"]["method"] == "stylegan"
+    assert not [p for p in dffd if p.startswith("extras")]  # the registered mapping says ignore
 
 
 def test_images_are_one_frame_items_with_seed000s_face_rule(graph):

@@ -42,7 +42,7 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
         )
     fingerprint = folder_fingerprint(root)
     try:
-        listing = list_source(root, source.format)
+        listing = list_source(root, source.format, source.adapter_options)
     except SourceFormatError as exc:
         raise dg.Failure(f"source {source_name!r} ({root}): {exc}") from exc
     listed = listing.videos

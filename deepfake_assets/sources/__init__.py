@@ -5,6 +5,7 @@ from deepfake_assets.sources.fingerprint import file_content_fingerprint, folder
 from deepfake_assets.sources.formats import (
     FORMAT_NAMES,
     SOURCE_FORMATS,
+    AdapterOptions,
     detect_format,
     list_source,
     normalise_format_name,
@@ -21,6 +22,7 @@ from deepfake_assets.sources.schema import (
 )
 
 __all__ = [
+    "AdapterOptions",
     "FORMAT_NAMES",
     "MetadataProblem",
     "SourceListing",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,6 +22,14 @@ from deepfake_assets.sources.errors import SourceFormatError, UnknownFormatError
 from deepfake_assets.sources.schema import SourceListing, validate_video_table
 
 
+@dataclass(frozen=True)
+class AdapterOptions:
+    """What a registration tells its layout's adapter beyond the folder (stored with the
+    source, so a changed option is a changed registration)."""
+
+    dffd_folders: tuple[dffd.FolderOverride, ...] = ()  # DFFD folder -> label/method/split
+
+
 class SourceFormat(NamedTuple):
     name: str
     detect: Callable[[Path], bool]
@@ -28,7 +37,7 @@ class SourceFormat(NamedTuple):
     markers: str  # what detection looks for, for error messages and docs
     # formats whose metadata can be partly unreadable (one bad part among several) list what
     # they could read and the problems; the others read all or raise
-    list: Callable[[Path], SourceListing] | None = None
+    list: Callable[[Path, AdapterOptions], SourceListing] | None = None
 
 
 # Detection order: an explicit manifest wins (a user may add one to any layout to override
@@ -40,9 +49,15 @@ SOURCE_FORMATS: tuple[SourceFormat, ...] = (
         images.detect,
         images.read,
         "manifest.csv listing images, or real/ and fake/<method>/ folders of images",
-        images.list_images,
+        lambda root, _options: images.list_images(root),
     ),
-    SourceFormat("manifest", manifest.detect, manifest.read, "manifest.csv", manifest.list_videos),
+    SourceFormat(
+        "manifest",
+        manifest.detect,
+        manifest.read,
+        "manifest.csv",
+        lambda root, _options: manifest.list_videos(root),
+    ),
     SourceFormat(
         "faceforensics",
         faceforensics.detect,
@@ -53,8 +68,8 @@ SOURCE_FORMATS: tuple[SourceFormat, ...] = (
         "dffd",
         dffd.detect,
         dffd.read,
-        f"{dffd.FOLDERS_FILE} or two of DFFD's origin folders (ffhq/, stylegan_ffhq/, ...)",
-        dffd.list_images,
+        "two of DFFD's origin folders (ffhq/, stylegan_ffhq/, ...)",
+        lambda root, options: dffd.list_images(root, options.dffd_folders),
     ),
     SourceFormat("celebdf", celebdf.detect, celebdf.read, "Celeb-real/ or Celeb-synthesis/"),
     SourceFormat(
@@ -68,7 +83,7 @@ SOURCE_FORMATS: tuple[SourceFormat, ...] = (
         dfdc.detect,
         dfdc.read,
         "metadata.json (root or up to 3 levels down)",
-        dfdc.list_videos,
+        lambda root, _options: dfdc.list_videos(root),
     ),
 )
 FORMAT_NAMES: tuple[str, ...] = tuple(f.name for f in SOURCE_FORMATS)
@@ -112,7 +127,9 @@ def detect_format(root: Path) -> str | None:
     return None
 
 
-def list_source(root: Path, fmt: str = "auto") -> SourceListing:
+def list_source(
+    root: Path, fmt: str = "auto", options: AdapterOptions | None = None
+) -> SourceListing:
     """Read ``root`` as ``fmt`` (or the detected format): its video table and the metadata it
     could not read (a truncated ``metadata.json`` among several parts), which the caller records.
 
@@ -134,17 +151,19 @@ def list_source(root: Path, fmt: str = "auto") -> SourceListing:
         name = detected
     source_format = _BY_NAME[name]
     if source_format.list is not None:
-        listing = source_format.list(root)
+        listing = source_format.list(root, options or AdapterOptions())
     else:
         listing = SourceListing(source_format.read(root))
     validate_video_table(listing.videos)
     return listing
 
 
-def read_source(root: Path, fmt: str = "auto") -> pl.DataFrame:
+def read_source(
+    root: Path, fmt: str = "auto", options: AdapterOptions | None = None
+) -> pl.DataFrame:
     """The video table of ``root``; like ``list_source`` but any unreadable metadata raises
     ``SourceFormatError`` naming it (for callers that cannot record problems)."""
-    listing = list_source(root, fmt)
+    listing = list_source(root, fmt, options)
     if listing.problems:
         raise SourceFormatError(
             "; ".join(f"{root}: {p.path}: {p.reason}" for p in listing.problems)

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from deepfake_assets.sources import SourceFormatError, detect_format, list_source
-from deepfake_assets.sources.dffd import FOLDERS_FILE
+from deepfake_assets.sources import AdapterOptions, SourceFormatError, detect_format, list_source
+from deepfake_assets.sources.dffd import (
+    LEGACY_FOLDERS_FILE,
+    FolderOverride,
+    merge_overrides,
+    parse_folder_override,
+    read_folder_overrides,
+)
 from deepfake_assets_tests.sources.conftest import make_files
 
 
@@ -67,13 +73,23 @@ def test_dffd_unknown_folders_are_reported_never_guessed(tmp_path: Path) -> None
     problems = {p.path: p.reason for p in listing.problems}
     assert set(problems) == {"stylegan3_afhq", "ffhq/holdout"}
     assert "not in the DFFD folder table" in problems["stylegan3_afhq"]
-    assert FOLDERS_FILE in problems["stylegan3_afhq"]
+    assert "--dffd-folder stylegan3_afhq=" in problems["stylegan3_afhq"]
     assert "not a split" in problems["ffhq/holdout"]
 
 
-def test_dffd_folder_table_is_overridden_by_the_source(tmp_path: Path) -> None:
+_MAPPING_CSV = (
+    "folder,label,method,split\n"
+    "stylegan3_afhq,FAKE,stylegan3,\n"
+    "faceforensics/Deepfakes,FAKE,Deepfakes,\n"
+    "faceapp,FAKE,faceapp-v2,\n"
+    "extras,ignore,,\n"
+    "loose,REAL,,val\n"
+)
+
+
+def _mapped_layout(root: Path) -> None:
     make_files(
-        tmp_path,
+        root,
         [
             "ffhq/train/a.png",
             "stylegan3_afhq/train/c.png",
@@ -83,15 +99,14 @@ def test_dffd_folder_table_is_overridden_by_the_source(tmp_path: Path) -> None:
             "loose/x.png",
         ],
     )
-    (tmp_path / FOLDERS_FILE).write_text(
-        "folder,label,method,split\n"
-        "stylegan3_afhq,FAKE,stylegan3,\n"
-        "faceforensics/Deepfakes,FAKE,Deepfakes,\n"
-        "faceapp,FAKE,faceapp-v2,\n"
-        "extras,ignore,,\n"
-        "loose,REAL,,val\n"
-    )
-    listing = list_source(tmp_path)  # the table file alone is a DFFD marker
+
+
+def test_dffd_folder_table_is_overridden_by_the_source_options(tmp_path: Path) -> None:
+    data = tmp_path / "dffd"
+    _mapped_layout(data)
+    (tmp_path / "mapping.csv").write_text(_MAPPING_CSV)
+    overrides = read_folder_overrides(tmp_path / "mapping.csv")
+    listing = list_source(data, "dffd", AdapterOptions(dffd_folders=overrides))
     rows = _rows(listing)
     assert listing.problems == ()
     assert rows["stylegan3_afhq/train/c.png"]["method"] == "stylegan3"
@@ -100,13 +115,55 @@ def test_dffd_folder_table_is_overridden_by_the_source(tmp_path: Path) -> None:
     assert rows["faceapp/test/e.png"]["method"] == "faceapp-v2"  # replaces the default
     assert rows["loose/x.png"]["official_split"] == "val"
     assert "extras/junk.png" not in rows
+    # the same rows typed on the command line
+    typed = merge_overrides(
+        parse_folder_override(t)
+        for t in (
+            "stylegan3_afhq=FAKE,stylegan3",
+            "FaceForensics/Deepfakes/=fake,Deepfakes",
+            "faceapp=FAKE,faceapp-v2",
+            "extras=IGNORE",
+            "loose=real,,validation",
+        )
+    )
+    assert typed == overrides
+    # without the options the same folder is reported, never guessed
+    plain = list_source(data, "dffd")
+    assert {p.path for p in plain.problems} == {
+        "stylegan3_afhq",
+        "faceforensics",
+        "extras",
+        "loose",
+    }
 
 
-def test_dffd_bad_folder_table_raises_naming_the_line(tmp_path: Path) -> None:
-    make_files(tmp_path, ["ffhq/train/a.png"])
-    (tmp_path / FOLDERS_FILE).write_text("folder,label\nnew,MAYBE\n")
+def test_dffd_bad_folder_mappings_raise_naming_the_row(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("folder,label\nnew,MAYBE\n")
     with pytest.raises(SourceFormatError, match="line 2"):
-        list_source(tmp_path)
+        read_folder_overrides(tmp_path / "m.csv")
+    (tmp_path / "h.csv").write_text("dir,kind\nnew,FAKE\n")
+    with pytest.raises(SourceFormatError, match="header"):
+        read_folder_overrides(tmp_path / "h.csv")
+    with pytest.raises(SourceFormatError, match="FOLDER=LABEL"):
+        parse_folder_override("stylegan2_ffhq")
+    with pytest.raises(SourceFormatError, match="unknown split"):
+        parse_folder_override("x=REAL,,holdout")
+    with pytest.raises(SourceFormatError, match="mapped twice"):
+        merge_overrides([FolderOverride.of("x", "REAL"), FolderOverride.of("X/", "FAKE", "gan")])
+    assert merge_overrides([FolderOverride.of("x", "REAL")] * 2) == (FolderOverride("x", "REAL"),)
+
+
+def test_dffd_mapping_left_in_the_dataset_folder_is_reported_until_registered(
+    tmp_path: Path,
+) -> None:
+    _mapped_layout(tmp_path)
+    (tmp_path / LEGACY_FOLDERS_FILE).write_text(_MAPPING_CSV)
+    listing = list_source(tmp_path, "dffd")
+    problems = {p.path: p.reason for p in listing.problems}
+    assert "--dffd-folders" in problems[LEGACY_FOLDERS_FILE]
+    assert "stylegan3_afhq=FAKE,stylegan3" in problems[LEGACY_FOLDERS_FILE]
+    registered = AdapterOptions(read_folder_overrides(tmp_path / LEGACY_FOLDERS_FILE))
+    assert list_source(tmp_path, "dffd", registered).problems == ()
 
 
 def test_image_folder_real_and_fake_method_folders(tmp_path: Path) -> None:
