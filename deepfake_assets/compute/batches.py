@@ -68,3 +68,9 @@ def run_batches(
 def sparse_progress(n: int, total: int, every: int = 10) -> bool:
     """Whether batch `n` of `total` is worth a log line: the first of every `every`, the last."""
     return n == total or n % every == 1
+
+
+def progress_due(n: int, total: int, steps: int) -> bool:
+    """Whether item `n` of `total` deserves a progress line: every `total / steps` items (all
+    of them when there are fewer than `steps`), and the last."""
+    return n == total or n % max(1, total // steps) == 0

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from deepfake_assets.compute import Executor
+from deepfake_assets.compute.batches import progress_due
 from deepfake_assets.faces.ensemble import EnsembleConfig
 from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.staging import ResultCache, result_keys
@@ -22,11 +23,6 @@ from deepfake_assets.faces.tables import build_jobs, face_tables, plans_by_video
 from deepfake_assets.faces.video_faces import VideoFaces, VideoFacesConfig, VideoJob, video_dirs
 
 PROGRESS_STEPS = 20  # progress lines per run: every 1/20th of the videos, and the last
-
-
-def progress_due(i: int, total: int, steps: int = PROGRESS_STEPS) -> bool:
-    """Whether the `i`-th of `total` finished items deserves a progress line."""
-    return i == total or i % max(1, total // steps) == 0
 
 
 @dataclass
@@ -103,7 +99,7 @@ class FacesRun:
             self.done[result.video_id] = result
             if result.status != "failed":
                 seconds.append(spent)
-            if progress_due(i, len(todo)):
+            if progress_due(i, len(todo), PROGRESS_STEPS):
                 log(f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})")
         return seconds
 
