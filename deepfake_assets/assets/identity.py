@@ -18,6 +18,7 @@ from deepfake_assets.identity.actors import (
     cluster_actors,
     cluster_params,
     cluster_sizes,
+    duplicates_table,
     hash_items,
     readable_disagreements,
     single_model,
@@ -93,13 +94,7 @@ def duplicate_groups(
     start = time.perf_counter()
     result = group_duplicates(items, DedupParams(threshold=config.threshold))
     elapsed = time.perf_counter() - start
-    decisions = result.decisions.join(
-        items.select("item_id", "source", "video_id", "frame_index", "face_id", "label"),
-        on="item_id",
-        how="left",
-    ).with_columns(
-        pl.lit(config.drop_duplicates).alias("dropped"), pl.lit(config.threshold).alias("threshold")
-    )
+    decisions = duplicates_table(result, items, config.drop_duplicates, config.threshold)
     catalog.write("duplicates", decisions)
     dups = decisions.filter(pl.col("is_duplicate"))
     context.log.info(f"{dups.height} duplicates among {items.height} items in {elapsed:.1f}s")

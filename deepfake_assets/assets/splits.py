@@ -21,6 +21,7 @@ from deepfake_assets.splits.dataset import (
     kept_faces,
 )
 from deepfake_assets.splits.identity_graph import DonorPolicy
+from deepfake_assets.splits.reports import actors_per_split, leak_rows
 
 FAKE_IDENTITIES = "fake_identities"  # written by the `fake_identities` asset, when present
 
@@ -152,24 +153,7 @@ def no_identity_leakage(
     catalog = data.catalog()
     used = latest_split_metadata(context.instance).get("donors_used", DonorPolicy.GROUP.value)
     donors = used != DonorPolicy.IGNORE.value
-    parts = []
-    for where, table, leaks in (
-        ("splits", catalog.read("splits"), validation.identities_in_two_splits),
-        ("folds", catalog.read("folds"), validation.identities_in_two_folds),
-    ):
-        if table.is_empty():
-            continue
-        parts.append(
-            leaks(table, donors=donors).select(
-                pl.col("identity").alias("actor_id"),
-                pl.lit(where).alias("where"),
-                pl.col("places").list.join(",").alias("in"),
-                pl.col("through").list.join(",").alias("through"),
-                "n_faces",
-                pl.col("videos").list.join(" ").alias("videos"),
-            )
-        )
-    offenders = pl.concat(parts) if parts else pl.DataFrame()
+    offenders = leak_rows(catalog.read("splits"), catalog.read("folds"), donors=donors)
     return md.rows_check(
         offenders.is_empty(),
         offenders,
@@ -290,7 +274,7 @@ def split_ratios(
 def dataset_size(data: DataDirResource) -> dg.AssetCheckResult:
     splits = data.catalog().read("splits")
     actors = splits["actor_id"].n_unique()
-    per_split = splits.group_by("split").agg(pl.col("actor_id").n_unique().alias("actors"))
+    per_split = actors_per_split(splits)
     return dg.AssetCheckResult(
         passed=actors >= MIN_ACTORS_FOR_RATIOS,
         severity=dg.AssetCheckSeverity.WARN,

@@ -20,6 +20,7 @@ from deepfake_assets.identity.clustering import (
     default_params,
     mean_embeddings,
 )
+from deepfake_assets.identity.dedup import DedupResult
 
 TRACK_KEY = ["source", "video_id", "track"]
 
@@ -64,6 +65,18 @@ def hash_items(faces: pl.DataFrame, frames: pl.DataFrame, videos: pl.DataFrame) 
     return items.join(
         videos.select("video_id", "original_video_id"), on="video_id", how="left"
     ).with_columns(family_expr().alias("family_id"))
+
+
+def duplicates_table(
+    result: DedupResult, items: pl.DataFrame, dropped: bool, threshold: int
+) -> pl.DataFrame:
+    """The `duplicates` rows: each decision with the item's keys, whether duplicates are
+    dropped from the dataset and the threshold (bits) they were found at."""
+    return result.decisions.join(
+        items.select("item_id", "source", "video_id", "frame_index", "face_id", "label"),
+        on="item_id",
+        how="left",
+    ).with_columns(pl.lit(dropped).alias("dropped"), pl.lit(threshold).alias("threshold"))
 
 
 def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
