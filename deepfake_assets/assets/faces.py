@@ -1,9 +1,10 @@
 """Faces: frame plans, tracked face detections and face crops of one source dataset.
 
-The work per video lives in `faces/video_faces.py`; this module decides which videos need it,
-runs them on the `compute` executor (a local process pool or a dask cluster), persists every
-finished video at once (so an interrupted run resumes where it stopped) and publishes the
-catalog tables `frame_plans`, `faces` and `face_videos` in one atomic write each at the end.
+The work per video lives in `faces/video_faces.py`, the stage's run in `faces/run.py` (which
+videos need it, resume from staged results, every finished video staged at once so an
+interrupted run resumes where it stopped); this module wires them to the catalog, the
+`compute` executor (a local process pool or a dask cluster) and the run's metadata, and
+publishes the tables `frame_plans`, `faces`, `face_videos` and `frames`, one atomic write each.
 """
 
 import time
