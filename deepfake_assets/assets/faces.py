@@ -122,6 +122,16 @@ class FacesConfig(dg.Config):
     # False examines every planned frame of every try (same verdicts, slower on faceless videos)
     probe_first_frame: bool = True
 
+    def video_config(self, data_dir: Path) -> VideoFacesConfig:
+        """The per-video settings; crop paths in the rows are relative to `data_dir`."""
+        return VideoFacesConfig(
+            rule=self.rule,
+            resample_offset=self.resample_offset,
+            max_resamples=self.max_resamples,
+            probe_first_frame=self.probe_first_frame,
+            relative_to=data_dir,
+        )
+
 
 def _fail_on_broken_videos(run: FacesRun, source_name: str) -> None:
     """Stop before the catalog is touched when any video failed for a retryable reason."""
@@ -249,13 +259,7 @@ def face_detections_and_crops(
     videos = data.require("videos", source_name, writer="videos")
     plan_table = data.require("frame_plans", source_name, writer="sampled_frames")
     ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
-    video_cfg = VideoFacesConfig(
-        rule=config.rule,
-        resample_offset=config.resample_offset,
-        max_resamples=config.max_resamples,
-        probe_first_frame=config.probe_first_frame,
-        relative_to=data_dir,
-    )
+    video_cfg = config.video_config(data_dir)
     try:
         run = FacesRun.plan(videos, plan_table, ensemble_config, video_cfg)
     except ValueError as exc:
