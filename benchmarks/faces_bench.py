@@ -7,7 +7,8 @@
 The **pipeline** (``deepfake_assets.faces``) plans 17 frames per video (``first_and_even``),
 decodes only those by seeking (``media.frames.read_frames``), detects with the MTCNN +
 BlazeFace + dlib ensemble on frames shrunk to ``detect_max_side``, tracks, and writes three
-PNG crops per face (``process_real_video``; ``run_videos_parallel`` across the set). Fakes are
+PNG crops per face (``process_real_video``; the ``compute`` executor's local process pool across
+the set, ``faces.families.run_families``, reported as ``run_videos_parallel``). Fakes are
 cropped at their original's boxes without detection (``process_fake_video``).
 
 The **baseline** is what common DFDC Kaggle scripts do, on the same videos and the same
@@ -69,18 +70,20 @@ import numpy as np
 import polars as pl
 import torch
 
+from deepfake_assets.compute import LocalExecutor
+from deepfake_assets.compute.executor import set_threads
 from deepfake_assets.faces.blazeface import BlazeFaceModelNotFound, iou_matrix
 from deepfake_assets.faces.crops import CropError, make_crops
 from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
+from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.sampling import first_and_even_indices, plan_source
 from deepfake_assets.faces.tracking import track_faces
 from deepfake_assets.faces.video_faces import (
     VideoFaces,
+    VideoFacesConfig,
     VideoJob,
     process_fake_video,
     process_real_video,
-    run_videos_parallel,
-    set_threads,
 )
 from deepfake_assets.media.frames import read_frames
 from deepfake_assets.media.images import write_png_atomic
@@ -923,16 +926,18 @@ def main() -> None:  # noqa: C901 - a script: one straight run
                 done_at: dict[str, float] = {}
                 same: dict[str, bool] = {}
                 t0 = time.perf_counter()
-                for r in run_videos_parallel(
-                    jobs,
-                    args.workers,
-                    par_dir / str(k),
-                    ensemble_config=replace(ens_cfg, threads=None),
-                    threads_per_worker=tpw,
-                ):
-                    done_at[r.video_id] = round(time.perf_counter() - t0, 2)
-                    ref = results[r.video_id.split(COPY_MARK)[0]]
-                    same[r.video_id] = (r.status, len(r.faces)) == (ref.status, len(ref.faces))
+                with LocalExecutor(args.workers, tpw) as executor:
+                    for r, _ in run_families(
+                        executor,
+                        jobs,
+                        par_dir / str(k),
+                        VideoFacesConfig(),
+                        ensemble_config=replace(ens_cfg, threads=None),
+                        threads_per_worker=tpw,
+                    ):
+                        done_at[r.video_id] = round(time.perf_counter() - t0, 2)
+                        ref = results[r.video_id.split(COPY_MARK)[0]]
+                        same[r.video_id] = (r.status, len(r.faces)) == (ref.status, len(ref.faces))
                 wall = time.perf_counter() - t0
                 # Fixed costs of one call: spawning the workers and building one ensemble each
                 # (time to the first result less that video's in-process time), and shutdown.

@@ -31,13 +31,13 @@ def worker(clips: list[str], out_dir: str) -> dict:
     import random
     import resource
 
+    from deepfake_assets.compute.executor import set_threads
     from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
     from deepfake_assets.faces.sampling import first_and_even_indices
     from deepfake_assets.faces.video_faces import (
         VideoFacesConfig,
         process_fake_video,
         process_real_video,
-        set_threads,
     )
     from deepfake_assets.media.probe import probe_video
 

@@ -163,3 +163,8 @@ def flag_orphan_fakes(videos: pl.DataFrame) -> pl.DataFrame:
         pl.Series("orphan_reason", reasons, dtype=pl.Utf8),
         pl.Series("orphan_fake", [r is not None for r in reasons], dtype=pl.Boolean),
     )
+
+
+def manifest_problems(videos: pl.DataFrame) -> pl.DataFrame:
+    """The rows worth a look: not usable, or a fake whose original is not."""
+    return videos.filter((pl.col("status") != "ok") | pl.col("orphan_fake"))

@@ -1,13 +1,15 @@
 """Faces: frame plans, tracked face detections and face crops of one source dataset.
 
-The work per video lives in `faces/video_faces.py`; this module decides which videos need it,
-runs them on the `compute` executor (a local process pool or a dask cluster), persists every
-finished video at once (so an interrupted run resumes where it stopped) and publishes the
-catalog tables `frame_plans`, `faces` and `face_videos` in one atomic write each at the end.
+The work per video lives in `faces/video_faces.py`, the stage's run in `faces/run.py` (which
+videos need it, resume from staged results, every finished video staged at once so an
+interrupted run resumes where it stopped); this module wires them to the catalog, the
+`compute` executor (a local process pool or a dask cluster) and the run's metadata, and
+publishes the tables `frame_plans`, `faces`, `face_videos` and `frames`, one atomic write each.
 """
 
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -17,22 +19,17 @@ from deepfake_assets.assets import metadata as md
 from deepfake_assets.catalog import remove_stale_temp_files
 from deepfake_assets.compute import ExecutorUnavailable, summarise_seconds
 from deepfake_assets.faces.ensemble import EnsembleConfig
-from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.figures import faces_picture
+from deepfake_assets.faces.run import FacesRun
 from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
-from deepfake_assets.faces.staging import ResultCache, result_keys
+from deepfake_assets.faces.staging import ResultCache
 from deepfake_assets.faces.tables import (
-    build_jobs,
     default_workers,
-    face_tables,
-    plans_by_video,
+    frames_by_label,
+    plannable_videos,
+    short_or_unplanned,
 )
-from deepfake_assets.faces.video_faces import (
-    VideoFaces,
-    VideoFacesConfig,
-    remove_orphan_crop_folders,
-    video_dirs,
-)
+from deepfake_assets.faces.video_faces import VideoFacesConfig, remove_orphan_crop_folders
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import ComputeResource, DataDirResource
@@ -78,13 +75,7 @@ def sampled_frames(
     if strategy not in STRATEGIES:
         raise dg.Failure(f"unknown sampling strategy {strategy!r}; choose one of {STRATEGIES}")
     videos = data.require("videos", source_name, writer="videos")  # empty: nothing to plan
-    usable = videos.filter(pl.col("status") == "ok").with_columns(
-        # a fake whose original is unusable is planned (and later detected) on its own
-        pl.when(pl.col("orphan_fake"))
-        .then(None)
-        .otherwise(pl.col("original_video_id"))
-        .alias("original_video_id")
-    )
+    usable = plannable_videos(videos)
     params = SamplingParams(
         first=config.first,
         evenly=config.evenly,
@@ -102,14 +93,6 @@ def sampled_frames(
         pl.lit(source_name).alias("source"), pl.lit(strategy).alias("strategy")
     )
     catalog.write("frame_plans", frames, source_name)
-    # an image is one frame by nature: never "short"
-    still: list[str] = []
-    if "item_kind" in usable.columns:
-        still = usable.filter(pl.col("item_kind") == "image")["video_id"].to_list()
-    short = plan.videos.filter(
-        (pl.col("short") | pl.col("reason").is_not_null()) & ~pl.col("video_id").is_in(still)
-    )
-    per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")
     return dg.MaterializeResult(
         metadata={
             "strategy": strategy,
@@ -117,9 +100,9 @@ def sampled_frames(
             "params": params.to_dict(),
             "num_videos_planned": plan.videos.filter(pl.col("planned") > 0).height,
             "num_frames_planned": frames.height,
-            "frames_by_label": {r["label"]: r["len"] for r in per_label.len().to_dicts()},
+            "frames_by_label": frames_by_label(frames, usable),
             "balance": {k: str(v) for k, v in plan.balance.items()},
-            "short_or_unplanned_videos": md.table(short),
+            "short_or_unplanned_videos": md.table(short_or_unplanned(plan.videos, usable)),
         }
     )
 
@@ -139,16 +122,26 @@ class FacesConfig(dg.Config):
     # False examines every planned frame of every try (same verdicts, slower on faceless videos)
     probe_first_frame: bool = True
 
+    def video_config(self, data_dir: Path) -> VideoFacesConfig:
+        """The per-video settings; crop paths in the rows are relative to `data_dir`."""
+        return VideoFacesConfig(
+            rule=self.rule,
+            resample_offset=self.resample_offset,
+            max_resamples=self.max_resamples,
+            probe_first_frame=self.probe_first_frame,
+            relative_to=data_dir,
+        )
 
-def _fail_on_broken_videos(done: dict[str, VideoFaces], n_jobs: int, source_name: str) -> None:
+
+def _fail_on_broken_videos(run: FacesRun, source_name: str) -> None:
     """Stop before the catalog is touched when any video failed for a retryable reason."""
-    failed = [r for r in done.values() if r.status == "failed"]
+    failed = run.failed()
     if failed:
         examples = "; ".join(f"{r.video_id}: {r.reason}" for r in failed[:5])
         raise dg.Failure(
-            f"{len(failed)} of {n_jobs} videos of {source_name!r} failed for a reason that "
-            f"is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
-            f"{len(done) - len(failed)} finished videos are saved, so a re-run resumes.",
+            f"{len(failed)} of {len(run.jobs)} videos of {source_name!r} failed for a reason "
+            f"that is not the video's fault (e.g. {examples}). The catalog is unchanged; the "
+            f"{len(run.done) - len(failed)} finished videos are saved, so a re-run resumes.",
             metadata={
                 "failed_videos": md.table(
                     pl.DataFrame([{"video_id": r.video_id, "reason": r.reason} for r in failed])
@@ -208,6 +201,21 @@ def _crops_metadata(faces: pl.DataFrame, out_dir, data_dir) -> dict:
     return crops_meta
 
 
+def _prepare_folders(context, source_name: str, staging: Path, out_dir: Path, root: Path) -> None:
+    """Remove what an interrupted run half-wrote, and make the stage's folders (a Failure that
+    names the folder when they cannot be made)."""
+    stale = sum(remove_stale_temp_files(folder) for folder in (staging, out_dir, root))
+    if stale:
+        context.log.info(f"removed {stale} half-written files left by an interrupted run")
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise dg.Failure(
+            f"cannot write the face crops of {source_name!r} under {out_dir}: {exc}"
+        ) from exc
+
+
 @dg.multi_asset(
     partitions_def=source_partitions,
     group_name="faces",
@@ -247,77 +255,28 @@ def face_detections_and_crops(
     compute: ComputeResource,
 ):
     source_name = context.partition_key
-    catalog = data.catalog()
-    data_dir = data.path()
+    catalog, data_dir = data.catalog(), data.path()
     videos = data.require("videos", source_name, writer="videos")
     plan_table = data.require("frame_plans", source_name, writer="sampled_frames")
-    jobs = build_jobs(videos, plans_by_video(plan_table))
+    ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
+    video_cfg = config.video_config(data_dir)
     try:
-        video_dirs(j.video_id for j in jobs)
+        run = FacesRun.plan(videos, plan_table, ensemble_config, video_cfg)
     except ValueError as exc:
         raise dg.Failure(f"{source_name!r}: {exc}; rename one of the two files") from exc
-    ensemble_config = EnsembleConfig(detect_max_side=config.detect_max_side)
-    video_cfg = VideoFacesConfig(
-        rule=config.rule,
-        resample_offset=config.resample_offset,
-        max_resamples=config.max_resamples,
-        probe_first_frame=config.probe_first_frame,
-        relative_to=data_dir,
-    )
-    fingerprints = dict(zip(videos["video_id"], videos["content_fingerprint"], strict=True))
-    keys = result_keys(jobs, fingerprints, ensemble_config, video_cfg)
-    staging = data.work_dir(source_name) / "faces"
-    out_dir = data.faces_dir(source_name)
-    stale = sum(remove_stale_temp_files(folder) for folder in (staging, out_dir, catalog.root))
-    if stale:
-        context.log.info(f"removed {stale} half-written files left by an interrupted run")
-    try:
-        staging.mkdir(parents=True, exist_ok=True)
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise dg.Failure(
-            f"cannot write the face crops of {source_name!r} under {out_dir}: {exc}"
-        ) from exc
+    staging, out_dir = data.work_dir(source_name) / "faces", data.faces_dir(source_name)
+    _prepare_folders(context, source_name, staging, out_dir, catalog.root)
     cache = ResultCache(staging, data_dir)
-    done: dict[str, VideoFaces] = {}
     if not config.recompute:
-        for job in jobs:
-            previous = cache.load(job.video_id, keys[job.video_id])
-            if previous is not None:
-                done[job.video_id] = previous
-    todo = [j for j in jobs if j.video_id not in done]
-    context.log.info(
-        f"{source_name}: {len(jobs)} usable videos, {len(done)} already finished, "
-        f"{len(todo)} to process"
-    )
-    detect_jobs = sum(1 for j in todo if j.role != "fake")
-    workers = default_workers(config.workers, detect_jobs)
-    originals = {v: r for v, r in done.items() if r.role == "real"}
+        run.resume(cache)
+    context.log.info(run.summary(source_name))
     threads = compute.threads(config.threads_per_worker)
-    seconds: list[float] = []
     started = time.perf_counter()
-    executor = compute.executor(workers, threads)
+    executor = compute.executor(default_workers(config.workers, run.detect_jobs), threads)
     try:
         ran_on = executor.workers()
         context.log.info(f"faces: {executor.backend} backend, {ran_on} workers")
-        results = run_families(
-            executor,
-            todo,
-            out_dir,
-            video_cfg,
-            ensemble_config=ensemble_config,
-            threads_per_worker=threads,
-            originals=originals,
-        )
-        for i, (result, spent) in enumerate(results, start=1):
-            cache.save(keys[result.video_id], result)
-            done[result.video_id] = result
-            if result.status != "failed":
-                seconds.append(spent)
-            if i == len(todo) or i % max(1, len(todo) // 20) == 0:
-                context.log.info(
-                    f"faces: {i}/{len(todo)} videos done ({result.video_id}: {result.status})"
-                )
+        seconds = run.run_pending(executor, out_dir, cache, threads, log=context.log.info)
     except ExecutorUnavailable as exc:
         raise dg.Failure(f"faces of {source_name!r}: {exc}") from exc
     finally:
@@ -325,19 +284,17 @@ def face_detections_and_crops(
     timing = summarise_seconds(seconds, time.perf_counter() - started)
     # a worker killed mid-write (its task was run again elsewhere) leaves a temporary file
     remove_stale_temp_files(out_dir)
-    _fail_on_broken_videos(done, len(jobs), source_name)
-    labels = dict(zip(videos["video_id"], videos["label"], strict=True))
-    results = [done[j.video_id] for j in jobs if j.video_id in done]
-    faces, face_videos, frames = face_tables(source_name, results, labels)
-    catalog.write("faces", faces, source_name)
-    catalog.write("face_videos", face_videos, source_name)
-    catalog.write("frames", frames, source_name)
-    orphans = remove_orphan_crop_folders(out_dir, [r.video_id for r in results if r.faces])
+    _fail_on_broken_videos(run, source_name)
+    faces, face_videos, frames = run.tables(source_name, videos)
+    for name, table in (("faces", faces), ("face_videos", face_videos), ("frames", frames)):
+        catalog.write(name, table, source_name)
+    orphans = remove_orphan_crop_folders(out_dir, run.videos_with_faces())
     if orphans:
         context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")
     detections_meta = _detections_metadata(
         faces, face_videos, ensemble_config, executor.backend, ran_on, timing
     )
-    crops_meta = _crops_metadata(faces, out_dir, data_dir)
     yield dg.MaterializeResult(asset_key="face_detections", metadata=detections_meta)
-    yield dg.MaterializeResult(asset_key="face_crops", metadata=crops_meta)
+    yield dg.MaterializeResult(
+        asset_key="face_crops", metadata=_crops_metadata(faces, out_dir, data_dir)
+    )

@@ -1,51 +1,23 @@
 """Fakes: how far each fake face is from its original (SSIM, difference masks, levels 0-4)."""
 
 import time
-import warnings
 
 import dagster as dg
-import numpy as np
-import polars as pl
 
 from deepfake_assets.assets import metadata as md
-from deepfake_assets.compute import Task, seconds_per_item, summarise_seconds
+from deepfake_assets.compute import seconds_per_item, summarise_seconds
+from deepfake_assets.compute.batches import BatchFailed, sparse_progress
 from deepfake_assets.fakes.figures import level_examples, ssim_histogram
-from deepfake_assets.fakes.levels import assign_levels
-from deepfake_assets.fakes.ssim import video_stats
-from deepfake_assets.fakes.ssim_tasks import SsimBatch, ssim_crop_files
+from deepfake_assets.fakes.groups import (
+    FakeGroups,
+    empty_fake_groups,
+    fake_pairs,
+    group_fakes,
+    ssim_pairs,
+)
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import ComputeResource, DataDirResource
-
-FAKE_GROUPS_SCHEMA = {
-    "face_id": pl.Utf8,
-    "original_face_id": pl.Utf8,
-    "source": pl.Utf8,
-    "video_id": pl.Utf8,
-    "original_video_id": pl.Utf8,
-    "frame_index": pl.Int64,
-    "track": pl.Int32,
-    "ssim": pl.Float64,
-    "mask_area": pl.Float64,
-    "mask_path": pl.Utf8,
-    # per video, joined onto every face
-    "video_ssim_mean": pl.Float64,
-    "fake_level": pl.Int8,
-    "unaltered": pl.Boolean,
-}
-
-
-def fake_pairs(faces: pl.DataFrame) -> pl.DataFrame:
-    """Each fake face with its original's face at the same frame and track."""
-    fakes = faces.filter((pl.col("label") == "FAKE") & (pl.col("box_source") != pl.col("video_id")))
-    originals = faces.select(
-        pl.col("video_id").alias("box_source"),
-        "frame_index",
-        "track",
-        pl.col("face_id").alias("original_face_id"),
-        pl.col("crop_160").alias("original_crop_160"),
-    )
-    return fakes.join(originals, on=["box_source", "frame_index", "track"], how="inner")
 
 
 class FakeGroupsConfig(dg.Config):
@@ -78,91 +50,75 @@ def fake_groups(
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
     source_name = context.partition_key
-    catalog = data.catalog()
-    data_dir = data.path()
+    catalog, data_dir = data.catalog(), data.path()
     faces = data.require("faces", source_name, writer="face_crops")
     pairs = fake_pairs(faces)
     if pairs.is_empty():
-        catalog.write("fake_groups", pl.DataFrame(schema=FAKE_GROUPS_SCHEMA), source_name)
+        catalog.write("fake_groups", empty_fake_groups(), source_name)
         return dg.MaterializeResult(metadata={"num_fake_faces": 0, "note": "no fake faces"})
     start = time.perf_counter()
-    rows = pairs.select("crop_160", "original_crop_160", "video_id").rows()
-    starts = list(range(0, len(rows), config.batch_size))
-    tasks = (
-        Task(
-            str(lo),
-            ssim_crop_files,
-            (str(data_dir), [(f, o) for f, o, _ in rows[lo : lo + config.batch_size]]),
-        )
-        for lo in starts
-    )
-    batches: dict[int, SsimBatch] = {}
-    timings: list = []
     executor = compute.executor(0, compute.threads_per_worker)
+
+    def progress(n: int, total: int) -> None:
+        if sparse_progress(n, total):
+            context.log.info(f"SSIM: {n}/{total} batches on {executor.backend}")
+
     try:
         ran_on = executor.workers()
-        for n, outcome in enumerate(executor.map(tasks), start=1):
-            lo = int(outcome.key)
-            if not outcome.ok:
-                raise dg.Failure(
-                    f"SSIM of the batch of fake crops from {rows[lo][0]} on failed: {outcome.error}"
-                )
-            batches[lo] = outcome.value
-            timings.append(([r[2] for r in rows[lo : lo + config.batch_size]], outcome.seconds))
-            if n == len(starts) or n % 10 == 1:
-                context.log.info(f"SSIM: {n}/{len(starts)} batches on {executor.backend}")
+        scored = ssim_pairs(executor, pairs, data_dir, config.batch_size, progress)
+    except BatchFailed as exc:
+        first = pairs["crop_160"][exc.start]
+        raise dg.Failure(
+            f"SSIM of the batch of fake crops from {first} on failed: {exc.error}"
+        ) from exc
     finally:
         executor.close()
-    scores = [batches[lo].ssim for lo in starts]
-    areas = [batches[lo].mask_area for lo in starts]
-    mask_paths = [p for lo in starts for p in batches[lo].mask_paths]
     elapsed = time.perf_counter() - start
-    table = pairs.select(
-        "face_id",
-        "original_face_id",
-        "source",
-        "video_id",
-        pl.col("box_source").alias("original_video_id"),
-        "frame_index",
-        "track",
-    ).with_columns(
-        pl.Series("ssim", np.concatenate(scores), dtype=pl.Float64),
-        pl.Series("mask_area", np.concatenate(areas), dtype=pl.Float64),
-        pl.Series("mask_path", mask_paths, dtype=pl.Utf8),
+    groups = group_fakes(
+        scored.table,
+        method=config.method,
+        n_levels=config.n_levels,
+        unaltered_ssim=config.unaltered_ssim,
     )
-    stats = video_stats(table, by="video_id")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        levels = assign_levels(
-            stats,
-            method=config.method,
-            n_levels=config.n_levels,
-            unaltered_threshold=config.unaltered_ssim,
-        )
-    for w in caught:
-        context.log.warning(str(w.message))
-    per_video = levels.table.select(
-        "video_id",
-        pl.col("ssim_mean").alias("video_ssim_mean"),
-        pl.col("level").alias("fake_level"),
-        "unaltered",
-    )
-    table = table.join(per_video, on="video_id", how="left").cast(FAKE_GROUPS_SCHEMA)
-    catalog.write("fake_groups", table, source_name)
-
+    for message in groups.warnings:
+        context.log.warning(message)
+    catalog.write("fake_groups", groups.table, source_name)
     metadata = {
-        "num_fake_faces": table.height,
-        "num_fake_videos": stats.height,
+        **_level_counts(groups, config),
+        "faces_per_second": round(groups.table.height / elapsed, 1) if elapsed > 0 else None,
+        "backend": executor.backend,
+        "workers": ran_on,
+        **summarise_seconds(seconds_per_item(scored.timings), elapsed).to_metadata("video"),
+        **_level_views(groups, config),
+    }
+    examples = level_examples(groups.table, pairs, data_dir)
+    if examples is not None:
+        metadata["examples_per_level"] = dg.MetadataValue.md(
+            "Per level (0 = closest to the original): real / fake / difference mask.\n\n"
+            + md.png_markdown(examples, "levels")
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _level_counts(groups: FakeGroups, config: FakeGroupsConfig) -> dict:
+    """How many fakes, and how the levels cut them."""
+    levels = groups.levels
+    return {
+        "num_fake_faces": groups.table.height,
+        "num_fake_videos": groups.stats.height,
         "method": config.method,
         "cut_points_on_1_minus_ssim": [md.round_sig(c) for c in levels.cut_points],
         "levels_used": levels.n_levels_used,
         "videos_per_level": {str(k): v for k, v in levels.level_counts.items()},
         "num_unaltered_videos": levels.n_unaltered,
-        "ssim_mean": md.round_sig(float(table["ssim"].mean())),
-        "faces_per_second": round(table.height / elapsed, 1) if elapsed > 0 else None,
-        "backend": executor.backend,
-        "workers": ran_on,
-        **summarise_seconds(seconds_per_item(timings), elapsed).to_metadata("video"),
+        "ssim_mean": md.round_sig(float(groups.table["ssim"].mean())),
+    }
+
+
+def _level_views(groups: FakeGroups, config: FakeGroupsConfig) -> dict:
+    """The videos by level (a table) and the histogram of 1 - SSIM with the cut points."""
+    levels = groups.levels
+    return {
         "per_video": md.table(
             # unaltered first, then level 0 (closest to the original) up
             levels.table.sort("level", "difference", nulls_last=False),
@@ -182,10 +138,3 @@ def fake_groups(
             )
         ),
     }
-    examples = level_examples(table, pairs, data_dir)
-    if examples is not None:
-        metadata["examples_per_level"] = dg.MetadataValue.md(
-            "Per level (0 = closest to the original): real / fake / difference mask.\n\n"
-            + md.png_markdown(examples, "levels")
-        )
-    return dg.MaterializeResult(metadata=metadata)

@@ -8,15 +8,20 @@ both.
 import time
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
+from deepfake_assets.compute import per_process, seconds_per_item, summarise_seconds
+from deepfake_assets.compute.batches import BatchFailed, sparse_progress
 from deepfake_assets.identity.actors import (
-    actor_table,
+    ActorRun,
+    cluster_actors,
+    cluster_params,
+    cluster_sizes,
+    duplicates_table,
     hash_items,
-    listed_videos,
-    track_table,
+    readable_disagreements,
+    single_model,
     tracks_with_actors,
 )
 from deepfake_assets.identity.dedup import DedupParams, group_duplicates
@@ -89,13 +94,7 @@ def duplicate_groups(
     start = time.perf_counter()
     result = group_duplicates(items, DedupParams(threshold=config.threshold))
     elapsed = time.perf_counter() - start
-    decisions = result.decisions.join(
-        items.select("item_id", "source", "video_id", "frame_index", "face_id", "label"),
-        on="item_id",
-        how="left",
-    ).with_columns(
-        pl.lit(config.drop_duplicates).alias("dropped"), pl.lit(config.threshold).alias("threshold")
-    )
+    decisions = duplicates_table(result, items, config.drop_duplicates, config.threshold)
     catalog.write("duplicates", decisions)
     dups = decisions.filter(pl.col("is_duplicate"))
     context.log.info(f"{dups.height} duplicates among {items.height} items in {elapsed:.1f}s")
@@ -128,50 +127,24 @@ class EmbeddingConfig(dg.Config):
     fake_faces_per_track: int = 4
 
 
-def _embed_crops(
-    context,
-    executor,
-    spec,
-    dim: int,
-    data_dir,
-    faces: pl.DataFrame,
-    batch_size: int,
-    what: str,
-    timings: list,
-) -> pl.DataFrame:
-    """The model's vectors of the faces' 160x160 crops: one executor task per `batch_size`
-    crops in catalog order (so the batches, and the vectors, do not depend on the backend)."""
-    from deepfake_assets.compute import Task
-    from deepfake_assets.identity.embed_tasks import embed_crop_files
+def _embed(
+    context, executor, spec, dim: int, data_dir, faces: pl.DataFrame, batch_size: int, what: str
+):
+    """`embed_faces` with progress lines, and a Failure that names the batch that failed."""
+    from deepfake_assets.identity.embed_tasks import embed_faces
 
-    paths = faces["crop_160"].to_list()
-    video_ids = faces["video_id"].to_list()
-    starts = list(range(0, len(paths), batch_size))
-    tasks = (
-        Task(str(lo), embed_crop_files, (spec, str(data_dir), paths[lo : lo + batch_size]))
-        for lo in starts
-    )
-    chunks: dict[int, np.ndarray] = {}
-    for n, outcome in enumerate(executor.map(tasks), start=1):
-        lo = int(outcome.key)
-        if not outcome.ok:
-            raise dg.Failure(
-                f"embedding {what}: the batch of {paths[lo]} and the next "
-                f"{min(batch_size, len(paths) - lo) - 1} crops failed: {outcome.error}"
-            )
-        chunks[lo] = outcome.value
-        timings.append((video_ids[lo : lo + batch_size], outcome.seconds))
-        if n == len(starts) or n % 10 == 1:
-            context.log.info(f"embedded {n}/{len(starts)} batches of {what}")
-    vectors = (
-        np.concatenate([chunks[lo] for lo in starts]) if starts else np.zeros((0, dim), np.float32)
-    )
-    return faces.select(
-        "face_id", "source", "video_id", "frame_index", "track", "label"
-    ).with_columns(
-        pl.lit(spec.name).alias("model"),
-        pl.Series("embedding", vectors.astype(np.float32), dtype=pl.Array(pl.Float32, dim)),
-    )
+    def progress(n: int, total: int) -> None:
+        if sparse_progress(n, total):
+            context.log.info(f"embedded {n}/{total} batches of {what}")
+
+    try:
+        return embed_faces(executor, spec, dim, data_dir, faces, batch_size, progress)
+    except BatchFailed as exc:
+        first = faces["crop_160"][exc.start]
+        raise dg.Failure(
+            f"embedding {what}: the batch of {first} and the next {exc.size - 1} crops "
+            f"failed: {exc.error}"
+        ) from exc
 
 
 @dg.asset(
@@ -195,63 +168,37 @@ def face_embeddings(
     data: DataDirResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    from deepfake_assets.compute import per_process, seconds_per_item, summarise_seconds
-    from deepfake_assets.identity.embed_tasks import spec_for
+    from deepfake_assets.identity.embed_tasks import embedding_inputs, spec_for
     from deepfake_assets.identity.embedders import load_embedder
 
     source_name = context.partition_key
-    catalog = data.catalog()
-    data_dir = data.path()
+    catalog, data_dir = data.catalog(), data.path()
     faces = data.require("faces", source_name, writer="face_crops")  # empty: empty table
-    roles = data.require("face_videos", source_name, writer="face_crops").select("video_id", "role")
-    wanted = faces.join(roles, on="video_id").filter(pl.col("role") != "fake")
+    roles = data.require("face_videos", source_name, writer="face_crops")
+    wanted, fakes = embedding_inputs(faces, roles, config.fake_faces_per_track)
     embedder = load_embedder(config.model, weights_path=config.weights_path or None)
     spec = spec_for(embedder, config.weights_path)
     per_process(("embedder", spec), lambda: embedder)  # the local backend reuses this one
-    timings: list = []
     executor = compute.executor(0, compute.threads_per_worker)
     context.log.info(
         f"embedding {wanted.height} faces with {embedder.name} on the {executor.backend} backend"
     )
-    # A few crops of every fake track, by the same model, for `fake_identities` to tell whose
-    # face a fake shows. A table of their own: actor clustering never sees a fake's face.
-    from deepfake_assets.identity.donors import pick_fake_faces
-
-    fakes = pick_fake_faces(
-        faces.join(roles, on="video_id").filter(pl.col("role") == "fake"),
-        config.fake_faces_per_track,
-    )
     start = time.perf_counter()
     try:
         ran_on = executor.workers()
-        table = _embed_crops(
-            context,
-            executor,
-            spec,
-            embedder.dim,
-            data_dir,
-            wanted,
-            config.batch_size,
-            "faces",
-            timings,
-        )
+        args = (context, executor, spec, embedder.dim, data_dir)
+        table, timings = _embed(*args, wanted, config.batch_size, "faces")
         elapsed = time.perf_counter() - start
-        fake_table = _embed_crops(
-            context,
-            executor,
-            spec,
-            embedder.dim,
-            data_dir,
-            fakes,
-            config.batch_size,
-            "fake faces (donor matching)",
-            timings,
+        # by the same model, for `fake_identities` to tell whose face a fake shows
+        fake_table, fake_timings = _embed(
+            *args, fakes, config.batch_size, "fake faces (donor matching)"
         )
     finally:
         executor.close()
     catalog.write("embeddings", table, source_name)
     catalog.write("fake_embeddings", fake_table, source_name)
-    timing = summarise_seconds(seconds_per_item(timings), time.perf_counter() - start)
+    spent = seconds_per_item(timings + fake_timings)
+    timing = summarise_seconds(spent, time.perf_counter() - start)
     return dg.MaterializeResult(
         metadata={
             "model": embedder.name,
@@ -299,71 +246,29 @@ class ActorConfig(dg.Config):
     ),
 )
 def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data: DataDirResource):
-    from deepfake_assets.identity.clustering import actor_assignment, default_params
-
     catalog = data.catalog()
     embeddings = catalog.read("embeddings")
     if embeddings.is_empty():
         raise dg.Failure("no embeddings yet: materialise `face_embeddings` first")
-    models = embeddings["model"].unique().to_list()
-    if len(models) > 1:
-        raise dg.Failure(
-            f"embeddings of several models ({', '.join(models)}) cannot share one identity "
-            "space; re-materialise `face_embeddings` of every source with one model"
-        )
-    videos = catalog.read("videos").filter(pl.col("status") == "ok")
-    roles = catalog.read("face_videos").select("source", "video_id", "role")
-    tracks = track_table(embeddings, videos)
-    overrides = {}
-    if config.eps > 0:
-        overrides["eps"] = config.eps
-    if config.min_samples > 0:
-        overrides["min_samples"] = config.min_samples
-    params = default_params(models[0], method=config.method, **overrides)
-    # a fake whose original is missing was detected on: it stands for itself here
-    listed = listed_videos(videos, roles)
-    start = time.perf_counter()
-    result = actor_assignment(tracks, listed, params, merge_on_hints=config.merge_on_hints)
-    elapsed = time.perf_counter() - start
-    video_actors = result.videos.drop("label", strict=False).join(
-        videos.select("source", "video_id", "label"), on=["source", "video_id"], how="left"
-    )
-    catalog.write("video_actors", video_actors)
+    try:
+        model = single_model(embeddings)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    params = cluster_params(model, config.method, config.eps, config.min_samples)
     faces = catalog.read("faces")
-    per_actor = actor_table(video_actors, faces)
-    catalog.write("actors", per_actor)
-    sizes = per_actor["n_real_videos"].value_counts().sort("n_real_videos")
-    metadata = {
-        "num_actors": per_actor.height,
-        "num_tracks": tracks.height,
-        "model": models[0],
-        "method": params.method,
-        "params": {k: str(v) for k, v in result.stats["params"].items()},
-        "num_noise_tracks_as_singletons": result.stats["n_noise_tracks"],
-        "seconds": round(elapsed, 2),
-        "cluster_sizes_real_videos": {
-            str(r["n_real_videos"]): r["count"] for r in sizes.to_dicts()
-        },
-        "actors": md.table(per_actor, limit=50, where="catalog table actors"),
-        "tsne": dg.MetadataValue.md(
-            md.figure_markdown(
-                tsne_picture(
-                    tracks_with_actors(tracks, result.tracks, embeddings),
-                    faces,
-                    data.path(),
-                ),
-                "t-SNE of face tracks",
-            )
-        ),
-    }
-    picture = actor_faces_picture(video_actors, faces, data.path())
-    if picture is not None:
-        metadata["same_actor_in_several_videos"] = dg.MetadataValue.md(
-            "A row per actor (most real videos first): up to 6 faces taken in turn from its "
-            "real videos.\n\n" + md.png_markdown(picture, "actors")
-        )
+    run = cluster_actors(
+        embeddings,
+        catalog.read("videos").filter(pl.col("status") == "ok"),
+        catalog.read("face_videos"),
+        faces,
+        params,
+        merge_on_hints=config.merge_on_hints,
+    )
+    catalog.write("video_actors", run.video_actors)
+    catalog.write("actors", run.actors)
+    metadata = _actor_metadata(run, embeddings, faces, data.path())
     yield dg.MaterializeResult(metadata=metadata)
-    disagreements = result.disagreements
+    disagreements = run.assignment.disagreements
     yield dg.AssetCheckResult(
         check_name="clusters_agree_with_dataset_identities",
         passed=disagreements.is_empty(),
@@ -371,12 +276,39 @@ def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data:
         description=f"{disagreements.height} disagreements between clusters and dataset ids",
         metadata={
             "num_disagreements": disagreements.height,
-            "disagreements": md.table(
-                disagreements.with_columns(
-                    pl.col("clusters").cast(pl.List(pl.Utf8)).list.join(","),
-                    pl.col("hints").list.join(","),
-                ),
-                limit=20,
-            ),
+            "disagreements": md.table(readable_disagreements(disagreements), limit=20),
         },
     )
+
+
+def _actor_metadata(run: ActorRun, embeddings: pl.DataFrame, faces: pl.DataFrame, data_dir) -> dict:
+    """Counts, the actors table, a t-SNE of the tracks and faces of actors seen more than once."""
+    stats = run.assignment.stats
+    metadata = {
+        "num_actors": run.actors.height,
+        "num_tracks": run.tracks.height,
+        "model": run.model,
+        "method": run.params.method,
+        "params": {k: str(v) for k, v in stats["params"].items()},
+        "num_noise_tracks_as_singletons": stats["n_noise_tracks"],
+        "seconds": round(run.seconds, 2),
+        "cluster_sizes_real_videos": cluster_sizes(run.actors),
+        "actors": md.table(run.actors, limit=50, where="catalog table actors"),
+        "tsne": dg.MetadataValue.md(
+            md.figure_markdown(
+                tsne_picture(
+                    tracks_with_actors(run.tracks, run.assignment.tracks, embeddings),
+                    faces,
+                    data_dir,
+                ),
+                "t-SNE of face tracks",
+            )
+        ),
+    }
+    picture = actor_faces_picture(run.video_actors, faces, data_dir)
+    if picture is not None:
+        metadata["same_actor_in_several_videos"] = dg.MetadataValue.md(
+            "A row per actor (most real videos first): up to 6 faces taken in turn from its "
+            "real videos.\n\n" + md.png_markdown(picture, "actors")
+        )
+    return metadata

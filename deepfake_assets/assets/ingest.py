@@ -4,13 +4,15 @@ import dagster as dg
 import polars as pl
 
 from deepfake_assets.assets import metadata as md
+from deepfake_assets.compute.batches import progress_due
 from deepfake_assets.jobs import PER_SOURCE
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.registry import RegistryError
 from deepfake_assets.resources import DataDirResource
 from deepfake_assets.sources import SourceFormatError, list_source
 from deepfake_assets.sources.fingerprint import folder_fingerprint
-from deepfake_assets.video_manifest import build_manifest
+from deepfake_assets.sources.schema import MetadataProblem
+from deepfake_assets.video_manifest import build_manifest, manifest_problems
 
 
 @dg.asset(
@@ -55,7 +57,7 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
         context.log.warning(f"{source_name}: {problem.path}: {problem.reason}")
 
     def progress(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 10) == 0:
+        if progress_due(done, total, steps=10):
             context.log.info(f"probed {done}/{total} videos")
 
     table = build_manifest(
@@ -66,40 +68,47 @@ def videos(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.Mater
             f"source folder {root} changed while it was being read; the schedule will pick "
             "the change up on its next tick"
         )
-    catalog = data.catalog()
-    path = catalog.write("videos", table, source_name)
-    bad = table.filter((pl.col("status") != "ok") | pl.col("orphan_fake"))
+    path = data.catalog().write("videos", table, source_name)
     return dg.MaterializeResult(
         metadata={
             "source_fingerprint": fingerprint,
             "format": source.format,
-            "num_videos": table.height,
-            "num_ok": int((table.get_column("status") == "ok").sum()),
-            "num_orphan_fakes": int(table.get_column("orphan_fake").sum()),
-            "num_rejected": int((table.get_column("status") == "rejected").sum()),
-            # metadata files (or parts of them) that list nothing: each is also a rejected row
-            "metadata_problems": dg.MetadataValue.json(
-                [{"path": p.path, "reason": p.reason} for p in listing.problems]
-            ),
-            "by_status": md.counts(table, "status"),
-            "by_label": md.counts(table.filter(pl.col("status") == "ok"), "label"),
-            "problems": md.table(
-                bad.select("video_id", "rel_path", "label", "status", "reason", "orphan_reason"),
-                where="catalog table videos",
-            ),
-            "preview": md.table(
-                table.select(
-                    "video_id",
-                    "label",
-                    "original_video_id",
-                    "width",
-                    "height",
-                    "fps",
-                    "frame_count",
-                    "status",
-                ),
-                where="catalog table videos",
-            ),
+            **_manifest_metadata(table, listing.problems),
             "catalog_file": dg.MetadataValue.path(str(path)),
         }
     )
+
+
+def _manifest_metadata(table: pl.DataFrame, problems: list[MetadataProblem]) -> dict:
+    """Counts by status and label, the rows with a problem, and a preview of the table."""
+    return {
+        "num_videos": table.height,
+        "num_ok": int((table.get_column("status") == "ok").sum()),
+        "num_orphan_fakes": int(table.get_column("orphan_fake").sum()),
+        "num_rejected": int((table.get_column("status") == "rejected").sum()),
+        # metadata files (or parts of them) that list nothing: each is also a rejected row
+        "metadata_problems": dg.MetadataValue.json(
+            [{"path": p.path, "reason": p.reason} for p in problems]
+        ),
+        "by_status": md.counts(table, "status"),
+        "by_label": md.counts(table.filter(pl.col("status") == "ok"), "label"),
+        "problems": md.table(
+            manifest_problems(table).select(
+                "video_id", "rel_path", "label", "status", "reason", "orphan_reason"
+            ),
+            where="catalog table videos",
+        ),
+        "preview": md.table(
+            table.select(
+                "video_id",
+                "label",
+                "original_video_id",
+                "width",
+                "height",
+                "fps",
+                "frame_count",
+                "status",
+            ),
+            where="catalog table videos",
+        ),
+    }

@@ -21,6 +21,7 @@ from deepfake_assets.splits.dataset import (
     kept_faces,
 )
 from deepfake_assets.splits.identity_graph import DonorPolicy
+from deepfake_assets.splits.reports import actors_per_split, leak_rows
 
 FAKE_IDENTITIES = "fake_identities"  # written by the `fake_identities` asset, when present
 
@@ -82,16 +83,7 @@ def fold_splits(
     if faces.is_empty():
         raise dg.Failure("no kept faces to split: materialise the per-source assets first")
     balanced = balanced_sources(catalog.read("frame_plans"))
-    settings = SplitSettings(
-        ratios=(config.train, config.val, config.test),
-        seed=config.seed,
-        level_1=config.level_1,
-        n_folds=config.n_folds,
-        pin_official_splits=config.pin_official_splits,
-        donors=DonorPolicy(config.donors),
-        search_restarts=config.search_restarts,
-    )
-    built = build_splits(faces, balanced, settings)
+    built = build_splits(faces, balanced, _settings(config))
     if built.thinned:
         context.log.info(
             f"{built.thinned} faces thinned so REAL == FAKE in balanced sources "
@@ -101,37 +93,42 @@ def fold_splits(
         context.log.warning(message)
     if config.pin_official_splits:
         context.log.warning(f"{built.pinned} faces pinned to their dataset's official split")
-    splits, split_drops = built.splits, built.drops
-    catalog.write("splits", splits)
+    catalog.write("splits", built.splits)
     catalog.write("folds", built.folds.faces)
-    catalog.write("split_drops", split_drops)
-    counts = splits.group_by("source", "split", "label").len().sort("source", "split", "label")
-    by_reason = (
-        split_drops.group_by("scope", "reason")
-        .agg(pl.struct("source", "video_id").n_unique().alias("videos"), pl.len().alias("faces"))
-        .sort("scope", "reason")
-    )
+    catalog.write("split_drops", built.drops)
     meta = built.result.metadata()
     registered = catalog.registered_sources()
     return dg.MaterializeResult(
         metadata={
             # the sources this build saw: `sources remove` of one of them makes it stale
-            "sources": ", ".join(sorted(splits["source"].unique().to_list())),
+            "sources": ", ".join(sorted(built.splits["source"].unique().to_list())),
             "registered_sources": ", ".join(sorted(registered or [])) or "no registry",
             **{k: v for k, v in meta.items() if k != "warnings"},
             "warnings": "\n".join(built.warnings) or "none",
             "donor_edges_from": FAKE_IDENTITIES
             if identities is not None
             else f"none: no {FAKE_IDENTITIES} table in the catalog, so no donor edges",
-            "dropped_by_reason": md.table(by_reason, limit=50),
-            "num_dropped_faces": split_drops.height,
+            "dropped_by_reason": md.table(built.drops_by_reason(), limit=50),
+            "num_dropped_faces": built.drops.height,
             "folds": built.folds.metadata(),
-            "faces_by_source_split_label": md.table(counts, limit=100),
+            "faces_by_source_split_label": md.table(built.counts(), limit=100),
             "report": md.table(built.result.report, limit=100),
             "pin_official_splits": config.pin_official_splits,
             "balanced_sources": ", ".join(balanced) or "none",
             "faces_thinned_for_balance": built.thinned,
         }
+    )
+
+
+def _settings(config: SplitConfig) -> SplitSettings:
+    return SplitSettings(
+        ratios=(config.train, config.val, config.test),
+        seed=config.seed,
+        level_1=config.level_1,
+        n_folds=config.n_folds,
+        pin_official_splits=config.pin_official_splits,
+        donors=DonorPolicy(config.donors),
+        search_restarts=config.search_restarts,
     )
 
 
@@ -156,24 +153,7 @@ def no_identity_leakage(
     catalog = data.catalog()
     used = latest_split_metadata(context.instance).get("donors_used", DonorPolicy.GROUP.value)
     donors = used != DonorPolicy.IGNORE.value
-    parts = []
-    for where, table, leaks in (
-        ("splits", catalog.read("splits"), validation.identities_in_two_splits),
-        ("folds", catalog.read("folds"), validation.identities_in_two_folds),
-    ):
-        if table.is_empty():
-            continue
-        parts.append(
-            leaks(table, donors=donors).select(
-                pl.col("identity").alias("actor_id"),
-                pl.lit(where).alias("where"),
-                pl.col("places").list.join(",").alias("in"),
-                pl.col("through").list.join(",").alias("through"),
-                "n_faces",
-                pl.col("videos").list.join(" ").alias("videos"),
-            )
-        )
-    offenders = pl.concat(parts) if parts else pl.DataFrame()
+    offenders = leak_rows(catalog.read("splits"), catalog.read("folds"), donors=donors)
     return md.rows_check(
         offenders.is_empty(),
         offenders,
@@ -294,7 +274,7 @@ def split_ratios(
 def dataset_size(data: DataDirResource) -> dg.AssetCheckResult:
     splits = data.catalog().read("splits")
     actors = splits["actor_id"].n_unique()
-    per_split = splits.group_by("split").agg(pl.col("actor_id").n_unique().alias("actors"))
+    per_split = actors_per_split(splits)
     return dg.AssetCheckResult(
         passed=actors >= MIN_ACTORS_FOR_RATIOS,
         severity=dg.AssetCheckSeverity.WARN,

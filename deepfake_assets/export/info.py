@@ -57,23 +57,29 @@ def info_csv(info: pl.DataFrame) -> str:
     return neutralise_formulas(info).write_csv()
 
 
-def info_table(catalog) -> pl.DataFrame:
-    """Join splits, folds, crops, SSIM groups and the manifest into the export's rows.
+def info_table(
+    splits: pl.DataFrame,
+    folds: pl.DataFrame,
+    faces: pl.DataFrame,
+    fake_groups: pl.DataFrame,
+    videos: pl.DataFrame,
+) -> pl.DataFrame:
+    """Join splits, folds, crops, SSIM groups and the manifest (the catalog tables of those
+    names) into the export's rows.
 
     Paths are the catalog's, relative to the data directory (`faces/...`, `masks/...`); the
     export mirrors that layout, so they are relative to the export folder as well.
     """
-    splits = catalog.read("splits")
     if splits.is_empty():
         return pl.DataFrame(schema={c: pl.Utf8 for c in INFO_COLUMNS})
-    folds = catalog.read("folds").select("face_id", "level", "fold")
-    faces = catalog.read("faces").select(
+    folds = folds.select("face_id", "level", "fold")
+    faces = faces.select(
         "face_id",
         pl.col("crop_160").alias("path"),
         pl.col("crop_299").alias("path_299"),
         pl.col("crop_raw").alias("path_raw"),
     )
-    fakes = catalog.read("fake_groups")
+    fakes = fake_groups
     if fakes.is_empty():
         fakes = pl.DataFrame(
             schema={
@@ -84,7 +90,6 @@ def info_table(catalog) -> pl.DataFrame:
             }
         )
     fakes = fakes.select("face_id", "ssim", "fake_level", "mask_path")
-    videos = catalog.read("videos")
     kind = pl.col("item_kind") if "item_kind" in videos.columns else pl.lit(None, pl.Utf8)
     # partitions written before images existed have no item_kind: they are videos
     videos = videos.select(

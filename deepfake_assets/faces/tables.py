@@ -29,6 +29,34 @@ def default_workers(requested: int | None, detect_jobs: int) -> int:
     return 0 if detect_jobs <= 2 else min(os.cpu_count() or 1, detect_jobs, 8)
 
 
+def plannable_videos(videos: pl.DataFrame) -> pl.DataFrame:
+    """The usable videos a frame plan is made for; a fake whose original is unusable (an orphan
+    fake) is planned, and later detected, on its own: it names no original here."""
+    return videos.filter(pl.col("status") == "ok").with_columns(
+        pl.when(pl.col("orphan_fake"))
+        .then(None)
+        .otherwise(pl.col("original_video_id"))
+        .alias("original_video_id")
+    )
+
+
+def short_or_unplanned(planned: pl.DataFrame, usable: pl.DataFrame) -> pl.DataFrame:
+    """The plan's per-video rows worth a look: too short for the plan or not planned (with a
+    reason). An image is one frame by nature: never "short"."""
+    still: list[str] = []
+    if "item_kind" in usable.columns:
+        still = usable.filter(pl.col("item_kind") == "image")["video_id"].to_list()
+    return planned.filter(
+        (pl.col("short") | pl.col("reason").is_not_null()) & ~pl.col("video_id").is_in(still)
+    )
+
+
+def frames_by_label(frames: pl.DataFrame, usable: pl.DataFrame) -> dict[str, int]:
+    """Planned frames per label (REAL / FAKE)."""
+    per_label = frames.join(usable.select("video_id", "label"), on="video_id").group_by("label")
+    return {r["label"]: r["len"] for r in per_label.len().to_dicts()}
+
+
 def build_jobs(videos: pl.DataFrame, plans: dict[str, list[int]]) -> list[VideoJob]:
     """One job per usable video: reals and orphan fakes are detected on, fakes reuse boxes."""
     jobs = []

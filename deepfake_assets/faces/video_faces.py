@@ -28,9 +28,9 @@ Crops go to ``out_dir/<slug>-<hash>/<frame:06d>_<track>_{160,299,raw}.png`` (``s
 one folder per video id, never shared), written atomically;
 rows name them relative to ``cfg.relative_to`` (default ``out_dir``).
 
-``run_videos_parallel`` runs many videos in a spawn-context process pool, one ``FaceEnsemble``
-per worker, and yields results as they finish, so callers can persist each video at once and a
-rerun can skip what is done.
+Many videos run through the ``compute`` executor (``faces/families.py``: an original and its
+fakes are one task, one ``FaceEnsemble`` per worker process), which yields results as they
+finish, so callers can persist each video at once and a rerun can skip what is done.
 
 Statuses: ``ok`` (``reason`` may carry notes such as ``orphan_fake`` or
 ``fake_shorter_than_original: ...``), ``discarded`` (the data is unusable: ``no_face``,
@@ -42,13 +42,11 @@ worth retrying, unlike ``discarded``).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
-import multiprocessing as mp
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -78,7 +76,7 @@ from deepfake_assets.media.still_images import (
 )
 
 if TYPE_CHECKING:
-    from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
+    from deepfake_assets.faces.ensemble import FaceEnsemble
 
 Role = Literal["real", "fake", "orphan_fake"]
 Status = Literal["ok", "discarded", "failed"]
@@ -713,28 +711,6 @@ class VideoJob:
     rel_path: str | None = None  # the file as its dataset lists it: how reasons name it
 
 
-_WORKER_ENSEMBLE: Any = None
-
-
-def set_threads(threads: int) -> None:
-    """torch's and OpenCV's thread counts for this process (every worker sets them: left at
-    their defaults, processes sharing cores made MTCNN many times slower)."""
-    import cv2
-    import torch
-
-    torch.set_num_threads(max(int(threads), 1))
-    cv2.setNumThreads(max(int(threads), 1))
-
-
-def _init_worker(ensemble_config: EnsembleConfig | None, threads: int) -> None:
-    """Pool initializer: thread counts, then one ensemble per worker process."""
-    global _WORKER_ENSEMBLE
-    set_threads(threads)
-    from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
-
-    _WORKER_ENSEMBLE = FaceEnsemble(ensemble_config or EnsembleConfig())
-
-
 def run_job(
     job: VideoJob,
     ensemble: FaceEnsemble | None,
@@ -770,113 +746,3 @@ def run_job(
     return process_real_video(
         job.path, job.video_id, job.plan_indices, ensemble, out_dir, cfg, rel_path=job.rel_path
     )
-
-
-def _run_in_worker(
-    job: VideoJob, out_dir: str, cfg: VideoFacesConfig, original: VideoFaces | None
-) -> VideoFaces:
-    return run_job(job, _WORKER_ENSEMBLE, out_dir, cfg, original)
-
-
-def run_videos_parallel(
-    jobs: Iterable[VideoJob],
-    workers: int,
-    out_dir: str | os.PathLike[str],
-    cfg: VideoFacesConfig | None = None,
-    *,
-    ensemble_config: EnsembleConfig | None = None,
-    threads_per_worker: int = 1,
-    originals: dict[str, VideoFaces] | None = None,
-    ensemble: FaceEnsemble | None = None,
-) -> Iterator[VideoFaces]:
-    """Process jobs, yielding each ``VideoFaces`` as soon as it is done.
-
-    Real videos and orphan fakes start first; a fake is submitted as soon as its original's
-    result exists (from this run, or from ``originals``, e.g. loaded from the catalog when a
-    run resumes). A fake whose original is neither is yielded ``failed``
-    (``original_not_processed``). ``workers <= 0`` runs everything in this process (with
-    ``ensemble`` if given, else one built from ``ensemble_config``). With workers, a
-    spawn-context pool is used; each worker sets ``torch.set_num_threads(threads_per_worker)``
-    and builds its own ``FaceEnsemble`` once. A worker that dies yields ``failed`` results.
-    """
-    cfg = cfg or VideoFacesConfig()
-    out = str(out_dir)
-    job_list = list(jobs)
-    done: dict[str, VideoFaces] = dict(originals or {})
-    detect_jobs = [j for j in job_list if j.role != "fake"]
-    detect_ids = {j.video_id for j in detect_jobs if j.role == "real"}
-    waiting: dict[str, list[VideoJob]] = {}
-    ready_fakes: list[VideoJob] = []
-    orphaned: list[VideoJob] = []
-    for j in job_list:
-        if j.role != "fake":
-            continue
-        if j.original_video_id in detect_ids:
-            waiting.setdefault(j.original_video_id, []).append(j)
-        elif j.original_video_id in done:
-            ready_fakes.append(j)
-        else:
-            orphaned.append(j)
-    for j in orphaned:
-        yield run_job(j, None, out, cfg, None)
-
-    if workers <= 0:
-        if ensemble is None and detect_jobs:
-            set_threads(threads_per_worker)
-            from deepfake_assets.faces.ensemble import EnsembleConfig, FaceEnsemble
-
-            ensemble = FaceEnsemble(ensemble_config or EnsembleConfig())
-        for j in ready_fakes:
-            yield run_job(j, None, out, cfg, done[j.original_video_id])  # type: ignore[index]
-        for j in detect_jobs:
-            r = run_job(j, ensemble, out, cfg)
-            yield r
-            for f in waiting.pop(j.video_id, []):
-                yield run_job(f, None, out, cfg, r)
-        return
-
-    pool = cf.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(ensemble_config, threads_per_worker),
-    )
-    pending: dict[cf.Future[VideoFaces], VideoJob] = {}
-    try:
-        for j in detect_jobs:
-            pending[pool.submit(_run_in_worker, j, out, cfg, None)] = j
-        for j in ready_fakes:
-            orig = done[j.original_video_id]  # type: ignore[index]
-            pending[pool.submit(_run_in_worker, j, out, cfg, orig)] = j
-        while pending:
-            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                job = pending.pop(fut)
-                try:
-                    r = fut.result()
-                except Exception as e:  # noqa: BLE001 - a dead worker, an unpicklable result
-                    r = VideoFaces.broken(
-                        job.video_id,
-                        job.role,
-                        ReasonCode.WORKER_ERROR,
-                        _err(e),
-                        original_video_id=job.original_video_id,
-                    )
-                yield r
-                if job.role == "real":
-                    for f in waiting.pop(job.video_id, []):
-                        if not r.ok:  # nothing to decode: settle it here, no round trip
-                            yield run_job(f, None, out, cfg, r)
-                            continue
-                        try:
-                            pending[pool.submit(_run_in_worker, f, out, cfg, r)] = f
-                        except (cf.BrokenExecutor, RuntimeError) as e:
-                            yield VideoFaces.broken(
-                                f.video_id,
-                                "fake",
-                                ReasonCode.WORKER_ERROR,
-                                _err(e),
-                                original_video_id=f.original_video_id,
-                            )
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

@@ -6,11 +6,21 @@ aggregations live here so they can be tested on DataFrames.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
 from deepfake_assets.faces.ids import frame_id_expr
-from deepfake_assets.identity.clustering import mean_embeddings
+from deepfake_assets.identity.clustering import (
+    ActorAssignment,
+    ClusterParams,
+    actor_assignment,
+    default_params,
+    mean_embeddings,
+)
+from deepfake_assets.identity.dedup import DedupResult
 
 TRACK_KEY = ["source", "video_id", "track"]
 
@@ -55,6 +65,18 @@ def hash_items(faces: pl.DataFrame, frames: pl.DataFrame, videos: pl.DataFrame) 
     return items.join(
         videos.select("video_id", "original_video_id"), on="video_id", how="left"
     ).with_columns(family_expr().alias("family_id"))
+
+
+def duplicates_table(
+    result: DedupResult, items: pl.DataFrame, dropped: bool, threshold: int
+) -> pl.DataFrame:
+    """The `duplicates` rows: each decision with the item's keys, whether duplicates are
+    dropped from the dataset and the threshold (bits) they were found at."""
+    return result.decisions.join(
+        items.select("item_id", "source", "video_id", "frame_index", "face_id", "label"),
+        on="item_id",
+        how="left",
+    ).with_columns(pl.lit(dropped).alias("dropped"), pl.lit(threshold).alias("threshold"))
 
 
 def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
@@ -142,4 +164,80 @@ def tracks_with_actors(
     labels = embeddings.select(*TRACK_KEY, "label").unique(TRACK_KEY)
     return tracks.join(assigned.select(*TRACK_KEY, "actor_id"), on=TRACK_KEY, how="left").join(
         labels, on=TRACK_KEY, how="left"
+    )
+
+
+def single_model(embeddings: pl.DataFrame) -> str:
+    """The one model every embedding was made with; ValueError when there are several (their
+    vectors do not share one identity space)."""
+    models = embeddings["model"].unique().to_list()
+    if len(models) > 1:
+        raise ValueError(
+            f"embeddings of several models ({', '.join(models)}) cannot share one identity "
+            "space; re-materialise `face_embeddings` of every source with one model"
+        )
+    return models[0]
+
+
+def cluster_params(
+    model: str, method: str, eps: float | None, min_samples: int | None
+) -> ClusterParams:
+    """The measured defaults of `model`'s vectors, with `eps` / `min_samples` where given
+    (None or not above 0: the default)."""
+    overrides: dict[str, float | int] = {}
+    if eps is not None and eps > 0:
+        overrides["eps"] = eps
+    if min_samples is not None and min_samples > 0:
+        overrides["min_samples"] = min_samples
+    return default_params(model, method=method, **overrides)
+
+
+@dataclass(frozen=True)
+class ActorRun:
+    """What `actor_clusters` writes and reports: tracks in, the assignment, actors out."""
+
+    model: str
+    params: ClusterParams
+    tracks: pl.DataFrame
+    assignment: ActorAssignment
+    video_actors: pl.DataFrame
+    actors: pl.DataFrame
+    seconds: float
+
+
+def cluster_actors(
+    embeddings: pl.DataFrame,
+    videos: pl.DataFrame,
+    face_videos: pl.DataFrame,
+    faces: pl.DataFrame,
+    params: ClusterParams,
+    *,
+    merge_on_hints: bool = True,
+) -> ActorRun:
+    """Every usable video's actor over all sources: track means clustered, then per actor its
+    videos and faces. `videos`: the catalog's (status ok); `face_videos`: role per video."""
+    tracks = track_table(embeddings, videos)
+    # a fake whose original is missing was detected on: it stands for itself here
+    listed = listed_videos(videos, face_videos.select("source", "video_id", "role"))
+    start = time.perf_counter()
+    result = actor_assignment(tracks, listed, params, merge_on_hints=merge_on_hints)
+    seconds = time.perf_counter() - start
+    video_actors = result.videos.drop("label", strict=False).join(
+        videos.select("source", "video_id", "label"), on=["source", "video_id"], how="left"
+    )
+    actors = actor_table(video_actors, faces)
+    return ActorRun(embeddings["model"][0], params, tracks, result, video_actors, actors, seconds)
+
+
+def cluster_sizes(actors: pl.DataFrame) -> dict[str, int]:
+    """How many actors have 1, 2, ... real videos."""
+    sizes = actors["n_real_videos"].value_counts().sort("n_real_videos")
+    return {str(r["n_real_videos"]): r["count"] for r in sizes.to_dicts()}
+
+
+def readable_disagreements(disagreements: pl.DataFrame) -> pl.DataFrame:
+    """The disagreements with their list columns as comma-separated text (for a table view)."""
+    return disagreements.with_columns(
+        pl.col("clusters").cast(pl.List(pl.Utf8)).list.join(","),
+        pl.col("hints").list.join(","),
     )

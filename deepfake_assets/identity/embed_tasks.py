@@ -9,12 +9,16 @@ the vectors do not depend on the backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
-from deepfake_assets.compute import per_process
+from deepfake_assets.compute import Executor, per_process
+from deepfake_assets.compute.batches import run_batches
+from deepfake_assets.identity.donors import pick_fake_faces
 from deepfake_assets.media.images import read_png
 
 
@@ -53,3 +57,50 @@ def embed_crop_files(spec: EmbedderSpec, data_dir: str, paths: list[str]) -> np.
         )
     batch = np.stack([read_png(Path(data_dir) / p) for p in paths])
     return np.asarray(embedder.embed(batch), dtype=np.float32)
+
+
+def embedding_inputs(
+    faces: pl.DataFrame, roles: pl.DataFrame, fake_faces_per_track: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The faces to embed for clustering (every face of a video detected on: real videos and
+    orphan fakes) and a few crops of every fake track for donor matching only (a table of their
+    own: actor clustering never sees a fake's face). `roles`: `face_videos`' video_id, role."""
+    with_roles = faces.join(roles.select("video_id", "role"), on="video_id")
+    wanted = with_roles.filter(pl.col("role") != "fake")
+    fakes = pick_fake_faces(with_roles.filter(pl.col("role") == "fake"), fake_faces_per_track)
+    return wanted, fakes
+
+
+def embedding_rows(faces: pl.DataFrame, model: str, vectors: np.ndarray) -> pl.DataFrame:
+    """The `embeddings` rows: each face's keys, the model's name and its vector."""
+    dim = vectors.shape[1]
+    return faces.select(
+        "face_id", "source", "video_id", "frame_index", "track", "label"
+    ).with_columns(
+        pl.lit(model).alias("model"),
+        pl.Series("embedding", vectors.astype(np.float32), dtype=pl.Array(pl.Float32, dim)),
+    )
+
+
+def embed_faces(
+    executor: Executor,
+    spec: EmbedderSpec,
+    dim: int,
+    data_dir: Path,
+    faces: pl.DataFrame,
+    batch_size: int,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> tuple[pl.DataFrame, list[tuple[list[str], float]]]:
+    """The embedding rows of the faces' 160x160 crops, one executor task per `batch_size` crops
+    in catalog order, and each batch's (videos, seconds). Raises `BatchFailed`."""
+    run = run_batches(
+        executor,
+        embed_crop_files,
+        (spec, str(data_dir)),
+        faces["crop_160"].to_list(),
+        batch_size,
+        faces["video_id"].to_list(),
+        progress,
+    )
+    vectors = np.concatenate(run.values) if run.values else np.zeros((0, dim), np.float32)
+    return embedding_rows(faces, spec.name, vectors), run.timings

@@ -175,6 +175,23 @@ class SplitBuild:
     thinned: int  # faces thinned so REAL == FAKE in balanced sources, before splitting
     pinned: int  # faces put in their dataset's official split (pin_official_splits)
 
+    def counts(self) -> pl.DataFrame:
+        """Faces per source, split and label."""
+        return (
+            self.splits.group_by("source", "split", "label").len().sort("source", "split", "label")
+        )
+
+    def drops_by_reason(self) -> pl.DataFrame:
+        """Dropped videos and faces per scope (splits / folds) and reason."""
+        return (
+            self.drops.group_by("scope", "reason")
+            .agg(
+                pl.struct("source", "video_id").n_unique().alias("videos"),
+                pl.len().alias("faces"),
+            )
+            .sort("scope", "reason")
+        )
+
 
 def build_splits(faces: pl.DataFrame, balanced: list[str], settings: SplitSettings) -> SplitBuild:
     """Balance, split and fold ``faces`` (``faces_for_splitting``'s table).

@@ -50,3 +50,41 @@ def test_the_table_itself_keeps_the_true_values():
     table = _table()
     info_csv(table)
     assert table["video_id"].to_list() == HOSTILE + PLAIN  # what Parquet and JSON get
+
+
+def test_info_table_joins_the_catalog_tables_it_is_given():
+    from deepfake_assets.export.info import INFO_COLUMNS, info_table
+
+    splits = pl.DataFrame(
+        {
+            "face_id": ["s/f/000001/0", "s/r/000001/0"],
+            "source": ["s", "s"],
+            "video_id": ["f", "r"],
+            "original_video_id": ["r", None],
+            "frame_index": [1, 1],
+            "track": [0, 0],
+            "label": ["FAKE", "REAL"],
+            "actor_id": ["a", "a"],
+            "split": ["train", "train"],
+        }
+    )
+    folds = splits.select("face_id", level=pl.lit(1), fold=pl.lit(2))
+    faces = splits.select(
+        "face_id",
+        crop_160=pl.col("face_id") + "_160.png",
+        crop_299=pl.col("face_id") + "_299.png",
+        crop_raw=pl.col("face_id") + "_raw.png",
+    )
+    fakes = pl.DataFrame(
+        {"face_id": ["s/f/000001/0"], "ssim": [0.8], "fake_level": [3], "mask_path": ["m.png"]}
+    )
+    videos = pl.DataFrame({"source": ["s", "s"], "video_id": ["f", "r"], "method": ["x", None]})
+    info = info_table(splits, folds, faces, fakes, videos)
+    assert info.columns == INFO_COLUMNS
+    assert info["video_id"].to_list() == ["f", "r"]
+    assert info["path"].to_list() == ["s/f/000001/0_160.png", "s/r/000001/0_160.png"]
+    assert info["mask_path"].to_list() == ["m.png", None]
+    assert info["item_kind"].to_list() == ["video", "video"]  # written before images existed
+    no_fakes = info_table(splits, folds, faces, pl.DataFrame(), videos)
+    assert no_fakes["ssim"].null_count() == 2
+    assert info_table(splits.head(0), folds, faces, fakes, videos).columns == INFO_COLUMNS

@@ -31,7 +31,6 @@ from deepfake_assets.faces.video_faces import (
     process_real_video,
     remove_orphan_crop_folders,
     run_job,
-    run_videos_parallel,
     safe_video_dir,
     video_dirs,
 )
@@ -478,8 +477,15 @@ def test_orphan_fake_is_detected_and_flagged(videos, ensemble, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_videos_parallel_in_spawned_workers(videos, tmp_path):
+def test_many_videos_on_the_executor_in_spawned_workers(videos, tmp_path):
+    """Many videos through the local executor's spawned pool (``faces.families``)."""
+    from deepfake_assets.compute import LocalExecutor
     from deepfake_assets.faces.ensemble import EnsembleConfig
+    from deepfake_assets.faces.families import run_families
+
+    def run_videos(jobs, workers, out_dir, cfg, **kw):
+        with LocalExecutor(workers, 1) as executor:
+            return [r for r, _ in run_families(executor, jobs, out_dir, cfg, **kw)]
 
     jobs = [
         VideoJob("real", str(videos["real"]), "real", (0, 10, 20)),
@@ -490,14 +496,12 @@ def test_run_videos_parallel_in_spawned_workers(videos, tmp_path):
         VideoJob("lost", str(videos["fake"]), "fake", original_video_id="nowhere"),
     ]
     cfg = VideoFacesConfig(max_resamples=1, crops=CropSpec(small=32, large=48))
-    results = list(
-        run_videos_parallel(
-            jobs,
-            workers=1,
-            out_dir=tmp_path,
-            cfg=cfg,
-            ensemble_config=EnsembleConfig(**FRESH_CLONE_ENSEMBLE),
-        )
+    results = run_videos(
+        jobs,
+        workers=1,
+        out_dir=tmp_path,
+        cfg=cfg,
+        ensemble_config=EnsembleConfig(**FRESH_CLONE_ENSEMBLE),
     )
     by_id = {r.video_id: r for r in results}
     assert sorted(by_id) == sorted(j.video_id for j in jobs) and len(results) == len(jobs)
@@ -513,10 +517,8 @@ def test_run_videos_parallel_in_spawned_workers(videos, tmp_path):
     assert by_id["lost"].status == "failed" and by_id["lost"].reason == "original_not_processed"
 
     # resuming: the original's result comes from a previous run, only the fake is redone
-    again = list(
-        run_videos_parallel(
-            [jobs[1]], workers=0, out_dir=tmp_path, cfg=cfg, originals={"real": by_id["real"]}
-        )
+    again = run_videos(
+        [jobs[1]], workers=0, out_dir=tmp_path, cfg=cfg, originals={"real": by_id["real"]}
     )
     assert [r.video_id for r in again] == ["fake"] and again[0].faces == by_id["fake"].faces
 

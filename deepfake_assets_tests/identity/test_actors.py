@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
-from deepfake_assets.identity.actors import actor_table, hash_items, track_table
+from deepfake_assets.identity.actors import (
+    actor_table,
+    cluster_actors,
+    cluster_params,
+    cluster_sizes,
+    hash_items,
+    readable_disagreements,
+    single_model,
+    track_table,
+)
 
 
 def test_track_table_means_each_track_and_keeps_the_text_order():
@@ -75,3 +85,69 @@ def test_actor_table_counts_videos_faces_and_provided_ids():
         "provided": "s:x",
     }
     assert table.height == 1
+
+
+def test_one_identity_space_needs_one_model():
+    embeddings = pl.DataFrame({"model": ["facenet-vggface2", "dlib-resnet-v1"]})
+    with pytest.raises(ValueError, match="several models"):
+        single_model(embeddings)
+    assert single_model(embeddings.head(1)) == "facenet-vggface2"
+
+
+def test_cluster_params_take_the_models_defaults_unless_given():
+    default = cluster_params("facenet-vggface2", "dbscan_cosine", None, None)
+    assert (default.eps, default.min_samples) == (0.9, 2)
+    assert cluster_params("facenet-vggface2", "dbscan_cosine", 0.0, 0) == default
+    given = cluster_params("facenet-vggface2", "tsne_dbscan", 0.5, 3)
+    assert (given.method, given.eps, given.min_samples) == ("tsne_dbscan", 0.5, 3)
+
+
+def _video_embeddings() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Two real videos of one face (`a`, `b`), another person (`c`) and a fake of `a`."""
+    vectors = {"a": [1.0, 0.0], "b": [0.99, 0.05], "c": [0.0, 1.0]}
+    embeddings = pl.DataFrame(
+        {
+            "source": ["s"] * 6,
+            "video_id": ["a", "a", "b", "b", "c", "c"],
+            "track": pl.Series([0] * 6, dtype=pl.Int32),
+            "label": ["REAL"] * 6,
+            "embedding": pl.Series([vectors[v] for v in "aabbcc"], dtype=pl.Array(pl.Float32, 2)),
+            "model": ["dlib-resnet-v1"] * 6,
+        }
+    )
+    videos = pl.DataFrame(
+        {
+            "source": ["s"] * 4,
+            "video_id": ["a", "b", "c", "f"],
+            "label": ["REAL", "REAL", "REAL", "FAKE"],
+            "original_video_id": [None, None, None, "a"],
+            "actor_hint": pl.Series([None] * 4, dtype=pl.Utf8),
+        }
+    )
+    face_videos = videos.select(
+        "source", "video_id", role=pl.Series(["real", "real", "real", "fake"])
+    )
+    faces = pl.DataFrame({"source": ["s"] * 7, "video_id": list("aabbccf")})
+    return embeddings, videos, face_videos, faces
+
+
+def test_cluster_actors_gives_every_video_an_actor_and_counts_them():
+    embeddings, videos, face_videos, faces = _video_embeddings()
+    params = cluster_params("dlib-resnet-v1", "dbscan_cosine", 0.2, 1)
+    run = cluster_actors(embeddings, videos, face_videos, faces, params)
+    actor = dict(run.video_actors.select("video_id", "actor_id").rows())
+    assert actor["a"] == actor["b"] == actor["f"] != actor["c"]
+    assert dict(run.video_actors.select("video_id", "label").rows())["f"] == "FAKE"
+    assert run.model == "dlib-resnet-v1" and run.tracks.height == 3
+    assert run.actors["n_faces"].sum() == 7
+    assert cluster_sizes(run.actors) == {"1": 1, "2": 1}
+
+
+def test_disagreements_read_as_text():
+    table = pl.DataFrame(
+        {
+            "clusters": pl.Series([[3, 5]], dtype=pl.List(pl.Int64)),
+            "hints": [["s:x", "s:y"]],
+        }
+    )
+    assert readable_disagreements(table).row(0) == ("3,5", "s:x,s:y")

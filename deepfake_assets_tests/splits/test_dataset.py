@@ -84,3 +84,26 @@ def test_balanced_sources_reads_the_plan_strategy():
     )
     assert balanced_sources(plans) == ["x"]
     assert balanced_sources(pl.DataFrame({"source": ["x"]})) == []
+
+
+def test_split_build_counts_faces_and_drops_by_reason():
+    from dataclasses import replace
+
+    from deepfake_assets.splits.dataset import SplitSettings, build_splits
+    from deepfake_assets_tests.splits.synthetic import synthetic_faces
+
+    built = build_splits(synthetic_faces(40), [], SplitSettings(search_restarts=2))
+    counts = built.counts()
+    assert counts.columns == ["source", "split", "label", "len"]
+    assert counts["len"].sum() == built.splits.height
+    assert counts.select("source", "split", "label").is_unique().all()
+    drops = pl.DataFrame(
+        {
+            "scope": ["splits", "splits", "splits", "folds"],
+            "source": ["s", "s", "t", "s"],
+            "video_id": ["f", "f", "f", "g"],
+            "reason": ["bridging_fake", "bridging_fake", "bridging_fake", "rebalanced"],
+        }
+    )
+    by_reason = replace(built, drops=drops).drops_by_reason()
+    assert by_reason.rows() == [("folds", "rebalanced", 1, 1), ("splits", "bridging_fake", 2, 3)]
