@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from typing import Literal
 
 import dagster as dg
 import numpy as np
@@ -51,7 +52,7 @@ def fake_pairs(faces: pl.DataFrame) -> pl.DataFrame:
 class FakeGroupsConfig(dg.Config):
     """Level grouping: `quantile` (balanced levels) or `kmeans` (natural gaps)."""
 
-    method: str = "quantile"
+    method: Literal["quantile", "kmeans"] = "quantile"
     n_levels: int = 5
     unaltered_ssim: float = 0.995
     batch_size: int = 256

@@ -96,11 +96,12 @@ _DEFAULTS = {
 
 
 def default_params(embedder_name: str | None = None, **overrides: Any) -> ClusterParams:
-    """The measured defaults for an embedder's vectors (dlib's when unknown), with overrides."""
+    """The measured defaults for an embedder's vectors (dlib's when unknown), with overrides;
+    an override of None keeps the default (the config's one "use the default" value)."""
     base = _DEFAULTS.get(embedder_name or "", _DEFAULTS["dlib-resnet-v1"])
     if embedder_name and embedder_name not in _DEFAULTS:
         log.warning("no calibrated clustering defaults for %s; using dlib's", embedder_name)
-    return replace(base, **overrides)
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass

@@ -28,9 +28,9 @@ class EmbedderSpec:
     weights_path: str = ""
 
 
-def spec_for(embedder, weights_path: str = "") -> EmbedderSpec:
+def spec_for(embedder, weights_path: str | None = None) -> EmbedderSpec:
     kind = "dlib" if embedder.name.startswith("dlib") else "facenet"
-    return EmbedderSpec(kind, embedder.name, weights_path)
+    return EmbedderSpec(kind, embedder.name, weights_path or "")
 
 
 def worker_embedder(spec: EmbedderSpec):
