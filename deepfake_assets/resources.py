@@ -75,14 +75,15 @@ class ComputeResource(dg.ConfigurableResource):
             return max(self.threads_per_worker, 1)
         return max(stage_default, 1)
 
-    def executor(self, local_workers: int, threads: int = 1):
+    def executor(self, local_workers: int, threads: int | None = 1):
         """An executor for one stage; `local_workers` is the stage's choice for the local pool
-        (the resource's `workers` wins when set). Close it when the stage is done."""
+        (the resource's `workers` wins when set); `threads` None leaves an in-process run's
+        thread counts as they are. Close it when the stage is done."""
         from deepfake_assets.compute import ExecutorUnavailable, LocalExecutor
 
         if self.resolved_backend() == "local":
             workers = self.workers if self.workers is not None else local_workers
-            return LocalExecutor(workers, threads)
+            return LocalExecutor(workers, threads if threads is not None else 0)
         from deepfake_assets.compute.dask_backend import DaskExecutor
 
         try:

@@ -47,3 +47,11 @@ def test_a_choice_outside_its_literal_is_refused_before_any_run(op, field, bad) 
     with pytest.raises(RunConfigError, match=field):
         validate({"ops": {op: {"config": {field: bad}}}}, jobs)
     validate({"ops": {op: {"config": {}}}}, jobs)  # the default is a valid choice
+
+
+def test_a_stage_passing_the_unset_thread_count_gets_an_executor(monkeypatch) -> None:
+    """Stages hand the resource's own `threads_per_worker` (None by default) to `executor`."""
+    monkeypatch.delenv("DEEPFAKE_DASK_SCHEDULER", raising=False)
+    compute = ComputeResource()
+    with compute.executor(0, compute.threads_per_worker) as executor:
+        assert executor.workers() == 0
