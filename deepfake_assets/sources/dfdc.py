@@ -105,10 +105,7 @@ class _Listed:
 
 def read(root: Path) -> pl.DataFrame:
     """The video table; a metadata file that cannot be read raises (see ``list_videos``)."""
-    listing = list_videos(root)
-    if listing.problems:
-        raise SourceFormatError("; ".join(f"{root / p.path}: {p.reason}" for p in listing.problems))
-    return listing.videos
+    return list_videos(root).videos_or_raise(root)
 
 
 def list_videos(root: Path) -> SourceListing:

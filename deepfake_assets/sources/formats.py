@@ -144,9 +144,4 @@ def list_source(root: Path, fmt: str = "auto") -> SourceListing:
 def read_source(root: Path, fmt: str = "auto") -> pl.DataFrame:
     """The video table of ``root``; like ``list_source`` but any unreadable metadata raises
     ``SourceFormatError`` naming it (for callers that cannot record problems)."""
-    listing = list_source(root, fmt)
-    if listing.problems:
-        raise SourceFormatError(
-            "; ".join(f"{root}: {p.path}: {p.reason}" for p in listing.problems)
-        )
-    return listing.videos
+    return list_source(root, fmt).videos_or_raise(root)
