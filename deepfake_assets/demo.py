@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -456,6 +457,9 @@ def _to_uint8(frame: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
 # --------------------------------------------------------------------------- the plan
 
 
+HostileKind = Literal["missing_file", "corrupt", "orphan_fake", "no_face", "path_escape"]
+
+
 @dataclass
 class FakePlan:
     """One fake of a real clip: its file name, whose face is pasted, how strongly."""
@@ -476,7 +480,7 @@ class RealPlan:
     motion: Motion
     fakes: list[FakePlan]
     write_real: bool = True
-    hostile: str | None = None
+    hostile: HostileKind | None = None
 
 
 def head_turn(source: IdentitySource) -> float:
@@ -589,7 +593,7 @@ class HostileCase:
     None: the plan names the file (a fresh demo name, see ``_plan``).
     """
 
-    kind: str
+    kind: HostileKind
     made: str
     expect: CatalogExpect
     part: str | None = None
