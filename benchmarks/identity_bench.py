@@ -2,9 +2,10 @@
 
     python benchmarks/identity_bench.py [--threads 2] [--face-level-max 200000] [--quick]
 
-Prints the figures and writes benchmarks/results/identity_bench.json. Targets: 200k embeddings
-clustered < 10 min, 1M hashes grouped < 2 min (on 2 cores). The machine is shared: the load
-average at start and end is recorded with the figures.
+Prints the figures and writes benchmarks/results/identity_bench.json (the machine, its core
+count and the load average at start and end are recorded with the figures; notes on the machine
+the decisions were measured on: identity_bench.md). Targets: 200k embeddings clustered < 10 min,
+1M hashes grouped < 2 min.
 """
 
 from __future__ import annotations

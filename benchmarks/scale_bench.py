@@ -109,6 +109,7 @@ def _link_all(pairs: list[tuple[Path, list[str]]], data_dir: Path) -> int:
 def build_catalog(data_dir: Path, n_faces: int, seed: int = 0) -> dict:
     """Write the per-source tables for about `n_faces` faces; returns counts."""
     from deepfake_assets.catalog import Catalog
+    from deepfake_assets.identity.actors import hash_items
 
     catalog = Catalog(data_dir)
     rng = np.random.default_rng(seed)
@@ -273,45 +274,7 @@ def build_catalog(data_dir: Path, n_faces: int, seed: int = 0) -> dict:
         )
         frame_rows = frame_rows.unique(["video_id", "frame_index"], keep="first")
         catalog.write("frames", frame_rows, source)
-        hashes = pl.concat(
-            [
-                faces.select(
-                    pl.col("face_id").alias("item_id"),
-                    pl.lit("face").alias("kind"),
-                    "source",
-                    "video_id",
-                    "frame_index",
-                    "track",
-                    "label",
-                    "face_id",
-                    pl.col("phash_160").alias("hash"),
-                ),
-                frame_rows.select(
-                    (
-                        pl.col("source")
-                        + "/"
-                        + pl.col("video_id")
-                        + "/"
-                        + pl.col("frame_index").cast(pl.Utf8).str.zfill(6)
-                    ).alias("item_id"),
-                    pl.lit("frame").alias("kind"),
-                    "source",
-                    "video_id",
-                    "frame_index",
-                    pl.lit(None, pl.Int32).alias("track"),
-                    "label",
-                    pl.lit(None, pl.Utf8).alias("face_id"),
-                    pl.col("phash").alias("hash"),
-                ),
-            ]
-        ).join(videos.select("video_id", "original_video_id"), on="video_id", how="left")
-        hashes = hashes.with_columns(
-            family_id=pl.col("source")
-            + "/"
-            + pl.when(pl.col("label") == "FAKE")
-            .then(pl.coalesce("original_video_id", "video_id"))
-            .otherwise(pl.col("video_id"))
-        )
+        hashes = hash_items(faces, frame_rows, videos)  # what the faces stage writes
         catalog.write("hashes", hashes, source)
         roles = np.where(labels == "FAKE", "fake", "real")
         catalog.write(

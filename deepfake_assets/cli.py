@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from deepfake_assets import config
 from deepfake_assets.registry import FORMATS, SAMPLING_STRATEGIES, RegistryError, SourceRegistry
+from deepfake_assets.run_config import RunConfigError
 
 if TYPE_CHECKING:
     from deepfake_assets.launch import RunOutcome
@@ -259,10 +260,6 @@ def _report_stale_dataset(instance, data_dir: Path) -> list[str]:
 
 
 # -- materialize -----------------------------------------------------------------------------
-class RunConfigError(ValueError):
-    """A --config file that cannot be read or is not run config: printed, exit 2."""
-
-
 def load_run_config(path: Path | None) -> dict:
     """Run config from a YAML or JSON file: `{"ops": {"<asset op>": {"config": {...}}}}`."""
     if path is None:
@@ -288,7 +285,7 @@ def materialize(
     from deepfake_assets import launch
     from deepfake_assets.definitions import defs
     from deepfake_assets.jobs import DATASET_AFTER_TAG
-    from deepfake_assets.run_config import RunConfigError, validate
+    from deepfake_assets.run_config import validate
     from deepfake_assets.summary import print_summary
 
     registry = SourceRegistry()

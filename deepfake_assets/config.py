@@ -19,9 +19,9 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV, "./data")).expanduser().resolve()
 
 
-def dask_scheduler() -> str:
-    """The dask scheduler the per-video stages submit to (`tcp://host:8786`); empty: local."""
-    return os.environ.get(DASK_SCHEDULER_ENV, "").strip()
+def dask_scheduler() -> str | None:
+    """The dask scheduler the per-video stages submit to (`tcp://host:8786`); None: local."""
+    return os.environ.get(DASK_SCHEDULER_ENV, "").strip() or None
 
 
 def sources_dir() -> Path | None:

@@ -11,8 +11,9 @@ their original, at three blend strengths so the alteration levels differ.
 Everything is deterministic for a seed, needs no network, and writes only under ``dest``:
 ``dfdc_train_part_0/`` and ``dfdc_train_part_1/`` with DFDC-shaped ``metadata.json`` files,
 plus ``demo_truth.json`` with the true identities per file and the hostile entries (no face,
-corrupt file, missing file, fake without its original, keys that escape the folder) together
-with what the pipeline should make of each.
+corrupt file, missing file, fake without its original, keys that escape the folder). Those are
+the table ``HOSTILE_CASES``: how each is made and, as typed values (``CatalogExpect``), what the
+catalog says of it after a run; the demo's graph test compares the catalog with the table.
 """
 
 from __future__ import annotations
@@ -29,23 +30,34 @@ import string
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 
+from deepfake_assets.faces.reasons import ReasonCode
 from deepfake_assets.media.face_swap import (
     apply_affine,
     similarity_transform,
     swap_face,
 )
+from deepfake_assets.media.probe import (
+    STATUS_MISSING,
+    STATUS_OK,
+    STATUS_REJECTED,
+    STATUS_UNREADABLE,
+)
 from deepfake_assets.media.video_writer import H264Writer
 
 __all__ = [
     "DemoSourceMissingError",
+    "CatalogExpect",
     "DemoSummary",
+    "HOSTILE_CASES",
+    "HostileCase",
     "IdentitySource",
     "IDENTITY_SOURCES",
     "PART_NAMES",
@@ -218,7 +230,7 @@ class DemoSummary:
     n_files: int
     frames_written: int
     elapsed_s: float
-    hostile: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    hostile: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
     def __str__(self) -> str:
         return (
@@ -445,6 +457,9 @@ def _to_uint8(frame: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
 # --------------------------------------------------------------------------- the plan
 
 
+HostileKind = Literal["missing_file", "corrupt", "orphan_fake", "no_face", "path_escape"]
+
+
 @dataclass
 class FakePlan:
     """One fake of a real clip: its file name, whose face is pasted, how strongly."""
@@ -465,7 +480,7 @@ class RealPlan:
     motion: Motion
     fakes: list[FakePlan]
     write_real: bool = True
-    hostile: str | None = None
+    hostile: HostileKind | None = None
 
 
 def head_turn(source: IdentitySource) -> float:
@@ -542,6 +557,107 @@ def _plan(seed: int) -> tuple[list[RealPlan], tuple[str, str]]:
     plans.append(orphan_real)
     no_face = (PART_NAMES[0], new_name())
     return plans, no_face
+
+
+# --------------------------------------------------------------------------- hostile entries
+
+
+@dataclass(frozen=True)
+class CatalogExpect:
+    """What the catalog says of a hostile entry after `deepfake-assets materialize`: typed
+    values the demo's graph test compares with the catalog's own columns, field by field.
+
+    ``video_status`` and ``orphan_fake`` are the ``videos`` row's; ``face_status``, ``role`` and
+    ``reason_code`` the ``face_videos`` row's, None where the faces stage gets no row (only
+    ``ok`` videos reach it).
+    """
+
+    video_status: str
+    orphan_fake: bool = False
+    face_status: str | None = None
+    role: str | None = None
+    reason_code: ReasonCode | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The truth file's form (``reason_code`` as its string value)."""
+        values = asdict(self)
+        values["reason_code"] = self.reason_code.value if self.reason_code else None
+        return values
+
+
+@dataclass(frozen=True)
+class HostileCase:
+    """One hostile entry of the demo: its kind, how it is made, what the catalog must say.
+
+    ``part`` and ``key`` are fixed for entries listed under a given name (the path escapes);
+    None: the plan names the file (a fresh demo name, see ``_plan``).
+    """
+
+    kind: HostileKind
+    made: str
+    expect: CatalogExpect
+    part: str | None = None
+    key: str | None = None
+
+    def entry(self, part: str, key: str) -> dict[str, object]:
+        """The entry of ``demo_truth.json``'s ``hostile`` list."""
+        return {
+            "part": part,
+            "key": key,
+            "kind": self.kind,
+            "made": self.made,
+            "expect": self.expect.as_json(),
+        }
+
+
+HOSTILE_CASES: tuple[HostileCase, ...] = (
+    HostileCase(
+        "missing_file",
+        "a FAKE listed in metadata.json whose file was never written (its original is fine)",
+        CatalogExpect(STATUS_MISSING),
+    ),
+    HostileCase(
+        "corrupt",
+        "a REAL clip of a demo person, an H.264 mp4 truncated to a third (no moov atom): the "
+        "file exists, nothing can open it",
+        CatalogExpect(STATUS_UNREADABLE),
+    ),
+    HostileCase(
+        "orphan_fake",
+        "a readable face swap whose original was never written: detected on directly, "
+        "flagged, no pairing",
+        CatalogExpect(
+            STATUS_OK,
+            orphan_fake=True,
+            face_status="ok",
+            role="orphan_fake",
+            reason_code=ReasonCode.ORPHAN_FAKE,
+        ),
+    ),
+    HostileCase(
+        "no_face",
+        "a pan over scikit-image's coffee cup: decodes fine, no face in any frame, so every "
+        "try stops at its first frame and the video is discarded without crops",
+        CatalogExpect(
+            STATUS_OK, face_status="discarded", role="real", reason_code=ReasonCode.NO_FACE
+        ),
+    ),
+    HostileCase(
+        "path_escape",
+        "a key that climbs out of its part folder into the dataset root, where no such file is",
+        CatalogExpect(STATUS_MISSING),
+        part=PART_NAMES[0],
+        key="../escape.mp4",
+    ),
+    HostileCase(
+        "path_escape",
+        "a key that climbs out of the dataset root: rejected, never opened",
+        CatalogExpect(STATUS_REJECTED),
+        part=PART_NAMES[1],
+        key="../../escape.mp4",
+    ),
+)
+_BY_KIND = {c.kind: c for c in HOSTILE_CASES if c.key is None}  # the ones the plan names
 
 
 # --------------------------------------------------------------------------- no-face clip
@@ -627,6 +743,138 @@ def _claim_dest(dest: Path) -> None:
             )
 
 
+REAL_META = {"label": "REAL", "split": "train"}
+NO_FACE_SIZE, NO_FACE_FRAMES = (320, 240), 40
+
+
+@dataclass
+class _Listing:
+    """What the build has listed so far: each part's metadata, the truth's entries, counts."""
+
+    metadata: dict[str, dict[str, dict[str, str]]] = field(
+        default_factory=lambda: {part: {} for part in PART_NAMES}
+    )
+    videos: dict[str, dict[str, object]] = field(default_factory=dict)
+    hostile: list[dict[str, object]] = field(default_factory=list)
+    frames: int = 0
+    files: int = 0
+    n_real: int = 0
+    n_fake: int = 0
+
+    def add(
+        self,
+        part: str,
+        key: str,
+        meta: dict[str, str],
+        entry: dict[str, object] | None = None,
+        case: HostileCase | None = None,
+    ) -> None:
+        self.metadata[part][key] = meta
+        if entry is not None:
+            self.videos[f"{part}/{key}"] = entry
+        if case is not None:
+            self.hostile.append(case.entry(part, key))
+
+
+def _list_group(plan: RealPlan, folder: Path, out: _Listing) -> None:
+    """List one rendered real clip and its fakes; make the plan's hostile cases hostile."""
+    m = plan.motion
+    geometry = {"frames": m.frames, "width": m.width, "height": m.height, "fps": FPS}
+    if plan.write_real:
+        out.files += 1
+        case = _BY_KIND["corrupt"] if plan.hostile == "corrupt" else None
+        if case is not None:
+            path = folder / plan.name
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 3])
+        else:
+            out.n_real += 1
+        entry: dict[str, object] = {
+            "part": plan.part,
+            "file": plan.name,
+            "label": "REAL",
+            "identity": plan.identity,
+            "identities": [plan.identity],
+            **geometry,
+            "expect": case.kind if case else "ok",
+        }
+        out.add(plan.part, plan.name, REAL_META, entry, case)
+    for fake in plan.fakes:
+        kind = "missing_file" if not fake.write else None if plan.write_real else "orphan_fake"
+        out.files += fake.write
+        out.n_fake += kind is None
+        entry = {
+            "part": plan.part,
+            "file": fake.name,
+            "label": "FAKE",
+            "original": plan.name,
+            "identity": plan.identity,
+            "identities": [plan.identity, fake.donor],
+            "target_identity": plan.identity,
+            "donor_identity": fake.donor,
+            "alpha": fake.alpha,
+            **geometry,
+            "expect": kind or "ok",
+        }
+        meta = {"label": "FAKE", "split": "train", "original": plan.name}
+        out.add(plan.part, fake.name, meta, entry, _BY_KIND[kind] if kind else None)
+
+
+def _write_no_face(folder: Path, part: str, name: str, seed: int, out: _Listing) -> None:
+    """The readable clip without any face, listed as a REAL."""
+    width, height = NO_FACE_SIZE
+    with H264Writer(folder / name, width, height, fps=FPS) as writer:
+        for frame in _no_face_frames(seed, width, height, NO_FACE_FRAMES):
+            writer.write(frame)
+        out.frames += writer.frames_written
+    out.files += 1
+    entry: dict[str, object] = {
+        "part": part,
+        "file": name,
+        "label": "REAL",
+        "identity": None,
+        "identities": [],
+        "frames": NO_FACE_FRAMES,
+        "width": width,
+        "height": height,
+        "fps": FPS,
+        "expect": "no_face",
+    }
+    out.add(part, name, REAL_META, entry, _BY_KIND["no_face"])
+
+
+def _truth(seed: int, out: _Listing) -> dict[str, object]:
+    """``demo_truth.json``: where each identity comes from, every video, the hostile cases."""
+    return {
+        "generator": GENERATOR,
+        "seed": seed,
+        "layout": "dfdc",
+        "parts": list(PART_NAMES),
+        "identities": {
+            s.identity: {
+                "package": s.package,
+                "version": _package_version(s.package),
+                "resource": s.resource,
+                "who": s.who,
+                "fixture_id": s.fixture_id,
+                "head_turn": round(head_turn(s), 3),
+                "donor": abs(head_turn(s)) <= MAX_DONOR_TURN,
+                "box_in_photo": list(s.box),
+            }
+            for s in IDENTITY_SOURCES
+        },
+        "videos": out.videos,
+        "hostile": out.hostile,
+        "counts": {
+            "identities": len(IDENTITY_SOURCES),
+            "real": out.n_real,
+            "fake": out.n_fake,
+            "hostile": len(out.hostile),
+            "files": out.files,
+        },
+    }
+
+
 def build_demo_dataset(
     dest: Path,
     *,
@@ -651,147 +899,23 @@ def build_demo_dataset(
             shutil.rmtree(folder)
         folder.mkdir()
 
-    metadata: dict[str, dict[str, dict[str, str]]] = {part: {} for part in PART_NAMES}
-    videos: dict[str, dict[str, object]] = {}
-    hostile: list[dict[str, str]] = []
-    frames_written = 0
-    files = 0
-    n_real = n_fake = 0
-    total = len(plans)
+    out = _Listing()
     for i, plan in enumerate(plans, start=1):
-        folder = building[plan.part]
         m = plan.motion
         say(
-            f"[{i}/{total}] {plan.part}/{plan.name} {plan.identity} {m.width}x{m.height} "
+            f"[{i}/{len(plans)}] {plan.part}/{plan.name} {plan.identity} {m.width}x{m.height} "
             f"{m.frames} frames + {sum(f.write for f in plan.fakes)} fakes"
         )
-        frames_written += _render_group(plan, portraits, folder)
-        geometry = {"frames": m.frames, "width": m.width, "height": m.height, "fps": FPS}
-        if plan.write_real:
-            files += 1
-            metadata[plan.part][plan.name] = {"label": "REAL", "split": "train"}
-            entry: dict[str, object] = {
-                "part": plan.part,
-                "file": plan.name,
-                "label": "REAL",
-                "identity": plan.identity,
-                "identities": [plan.identity],
-                **geometry,
-            }
-            if plan.hostile == "corrupt":
-                path = folder / plan.name
-                data = path.read_bytes()
-                path.write_bytes(data[: len(data) // 3])
-                entry["expect"] = "corrupt"
-                hostile.append(
-                    {
-                        "part": plan.part,
-                        "key": plan.name,
-                        "kind": "corrupt",
-                        "expect": "status failed: the file exists but cannot be opened/decoded "
-                        "(an H.264 mp4 truncated to a third, no moov atom)",
-                    }
-                )
-            else:
-                entry["expect"] = "ok"
-                n_real += 1
-            videos[f"{plan.part}/{plan.name}"] = entry
-        for fake in plan.fakes:
-            metadata[plan.part][fake.name] = {
-                "label": "FAKE",
-                "split": "train",
-                "original": plan.name,
-            }
-            entry = {
-                "part": plan.part,
-                "file": fake.name,
-                "label": "FAKE",
-                "original": plan.name,
-                "identity": plan.identity,
-                "identities": [plan.identity, fake.donor],
-                "target_identity": plan.identity,
-                "donor_identity": fake.donor,
-                "alpha": fake.alpha,
-                **geometry,
-            }
-            if not fake.write:
-                entry["expect"] = "missing_file"
-                hostile.append(
-                    {
-                        "part": plan.part,
-                        "key": fake.name,
-                        "kind": "missing_file",
-                        "expect": "status failed/missing: listed in metadata.json, no file on "
-                        "disk (its original is present and fine)",
-                    }
-                )
-            elif not plan.write_real:
-                files += 1
-                entry["expect"] = "orphan_fake"
-                hostile.append(
-                    {
-                        "part": plan.part,
-                        "key": fake.name,
-                        "kind": "orphan_fake",
-                        "expect": "a readable face-swap video whose original "
-                        f"{plan.name} is not in the folder: no pairing, excluded from "
-                        "fake groups (status failed: original missing)",
-                    }
-                )
-            else:
-                files += 1
-                n_fake += 1
-                entry["expect"] = "ok"
-            videos[f"{plan.part}/{fake.name}"] = entry
-
-    # A readable clip without any face.
-    part, name = no_face_part, no_face_name
-    say(f"[no face] {part}/{name} coffee cup pan")
-    with H264Writer(building[part] / name, 320, 240, fps=FPS) as writer:
-        for frame in _no_face_frames(seed):
-            writer.write(frame)
-        frames_written += writer.frames_written
-    files += 1
-    metadata[part][name] = {"label": "REAL", "split": "train"}
-    videos[f"{part}/{name}"] = {
-        "part": part,
-        "file": name,
-        "label": "REAL",
-        "identity": None,
-        "identities": [],
-        "frames": 40,
-        "width": 320,
-        "height": 240,
-        "fps": FPS,
-        "expect": "no_face",
-    }
-    hostile.append(
-        {
-            "part": part,
-            "key": name,
-            "kind": "no_face",
-            "expect": "decodes fine but no face in any frame (skimage coffee cup): status "
-            "failed/no_face after the resampling retries, no crops",
-        }
-    )
-    # Keys that climb out of the part folder / out of the dataset root; nothing is written.
-    for part, key, what in (
-        (PART_NAMES[0], "../escape.mp4", "its part folder"),
-        (PART_NAMES[1], "../../escape.mp4", "the dataset root"),
-    ):
-        metadata[part][key] = {"label": "REAL", "split": "train"}
-        hostile.append(
-            {
-                "part": part,
-                "key": key,
-                "kind": "path_escape",
-                "expect": f"rejected: the key escapes {what}; never opened or read "
-                "(no such file exists anywhere)",
-            }
-        )
+        out.frames += _render_group(plan, portraits, building[plan.part])
+        _list_group(plan, building[plan.part], out)
+    say(f"[no face] {no_face_part}/{no_face_name} coffee cup pan")
+    _write_no_face(building[no_face_part], no_face_part, no_face_name, seed, out)
+    for case in HOSTILE_CASES:  # listed under a fixed key; nothing is written
+        if case.key is not None and case.part is not None:
+            out.add(case.part, case.key, REAL_META, case=case)
 
     for part in PART_NAMES:
-        _write_json(building[part] / "metadata.json", metadata[part])
+        _write_json(building[part] / "metadata.json", out.metadata[part])
     # Swap the finished folders in (an old demo's folders are ours: _claim_dest checked).
     for part in PART_NAMES:
         final = dest / part
@@ -799,59 +923,30 @@ def build_demo_dataset(
             shutil.rmtree(final)
         os.replace(building[part], final)
 
-    identities = {
-        s.identity: f"{s.package} {_package_version(s.package) or '?'}: {s.resource}"
-        for s in IDENTITY_SOURCES
-    }
-    truth = {
-        "generator": GENERATOR,
-        "seed": seed,
-        "layout": "dfdc",
-        "parts": list(PART_NAMES),
-        "identities": {
-            s.identity: {
-                "package": s.package,
-                "version": _package_version(s.package),
-                "resource": s.resource,
-                "who": s.who,
-                "fixture_id": s.fixture_id,
-                "head_turn": round(head_turn(s), 3),
-                "donor": abs(head_turn(s)) <= MAX_DONOR_TURN,
-                "box_in_photo": list(s.box),
-            }
-            for s in IDENTITY_SOURCES
-        },
-        "videos": videos,
-        "hostile": hostile,
-        "counts": {
-            "identities": len(IDENTITY_SOURCES),
-            "real": n_real,
-            "fake": n_fake,
-            "hostile": len(hostile),
-            "files": files,
-        },
-    }
     truth_path = dest / TRUTH_NAME
-    _write_json(truth_path, truth)
+    _write_json(truth_path, _truth(seed, out))
     elapsed = time.perf_counter() - started
     say(
-        f"done: {n_real} real + {n_fake} fake videos of {len(IDENTITY_SOURCES)} people, "
-        f"{len(hostile)} hostile entries, {frames_written} frames in {elapsed:.1f} s"
+        f"done: {out.n_real} real + {out.n_fake} fake videos of {len(IDENTITY_SOURCES)} people, "
+        f"{len(out.hostile)} hostile entries, {out.frames} frames in {elapsed:.1f} s"
     )
     return DemoSummary(
         dest=dest,
         parts=tuple(dest / p for p in PART_NAMES),
         truth_path=truth_path,
         seed=seed,
-        identities=identities,
+        identities={
+            s.identity: f"{s.package} {_package_version(s.package) or '?'}: {s.resource}"
+            for s in IDENTITY_SOURCES
+        },
         n_identities=len(IDENTITY_SOURCES),
-        n_real=n_real,
-        n_fake=n_fake,
-        n_hostile=len(hostile),
-        n_files=files,
-        frames_written=frames_written,
+        n_real=out.n_real,
+        n_fake=out.n_fake,
+        n_hostile=len(out.hostile),
+        n_files=out.files,
+        frames_written=out.frames,
         elapsed_s=elapsed,
-        hostile=tuple(hostile),
+        hostile=tuple(out.hostile),
     )
 
 

@@ -47,7 +47,8 @@ nothing shows twice."""
 IN_PROCESS = {"config": {"in_process": {}}}
 """Steps run one after the other in the run worker, as `execute_in_process` ran them: the
 multiprocess executor starts a Python (importing torch) per step, which made a small source's
-run 2.8x slower on a busy two-core machine; the faces step has its own worker pool anyway."""
+run about 3x slower (the tiny DFDC source of the CLI tests, both executors); the faces step has
+its own worker pool anyway."""
 
 
 @dataclass

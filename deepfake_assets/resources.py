@@ -13,9 +13,9 @@ from deepfake_assets.registry import SourceRegistry
 
 
 class DataDirResource(dg.ConfigurableResource):
-    """The data directory; empty means `$DEEPFAKE_DATA_DIR` (default `./data`) at run time."""
+    """The data directory; None means `$DEEPFAKE_DATA_DIR` (default `./data`) at run time."""
 
-    data_dir: str = ""
+    data_dir: str | None = None
 
     def path(self) -> Path:
         return Path(self.data_dir).resolve() if self.data_dir else config.data_dir()
@@ -47,19 +47,21 @@ class ComputeResource(dg.ConfigurableResource):
     """Where the per-video stages (faces, embeddings, SSIM) run.
 
     `backend`: `local` (a process pool on this machine) or `dask` (a `dask.distributed`
-    scheduler); empty means `dask` when `scheduler_address` or `$DEEPFAKE_DASK_SCHEDULER` is set,
+    scheduler); None means `dask` when `scheduler_address` or `$DEEPFAKE_DASK_SCHEDULER` is set,
     else `local`, so `dagster dev`, the CLI and schedules all follow the environment.
-    `workers`: local pool processes (-1: the stage's own choice, one per core for larger
+    `workers`: local pool processes (None: the stage's own choice, one per core for larger
     sources); with `dask` and no address, the processes of a LocalCluster started for the run.
-    `threads_per_worker`: torch/OpenCV threads per task (0: the stage's own setting).
+    `threads_per_worker`: torch/OpenCV threads per task (None: the stage's own setting).
+    Every "use the default" is None (`backend` is a plain str: Dagster's config takes no
+    optional Literal; `resolved_backend` names the two values).
     """
 
-    backend: str = ""
-    scheduler_address: str = ""
-    workers: int = -1
-    threads_per_worker: int = 0
+    backend: str | None = None
+    scheduler_address: str | None = None
+    workers: int | None = None
+    threads_per_worker: int | None = None
 
-    def address(self) -> str:
+    def address(self) -> str | None:
         return self.scheduler_address or config.dask_scheduler()
 
     def resolved_backend(self) -> str:
@@ -69,23 +71,26 @@ class ComputeResource(dg.ConfigurableResource):
         return backend
 
     def threads(self, stage_default: int) -> int:
-        return self.threads_per_worker if self.threads_per_worker > 0 else max(stage_default, 1)
+        if self.threads_per_worker is not None:
+            return max(self.threads_per_worker, 1)
+        return max(stage_default, 1)
 
-    def executor(self, local_workers: int, threads: int = 1):
+    def executor(self, local_workers: int, threads: int | None = 1):
         """An executor for one stage; `local_workers` is the stage's choice for the local pool
-        (the resource's `workers` wins when set). Close it when the stage is done."""
+        (the resource's `workers` wins when set); `threads` None leaves an in-process run's
+        thread counts as they are. Close it when the stage is done."""
         from deepfake_assets.compute import ExecutorUnavailable, LocalExecutor
 
         if self.resolved_backend() == "local":
-            workers = self.workers if self.workers >= 0 else local_workers
-            return LocalExecutor(workers, threads)
+            workers = self.workers if self.workers is not None else local_workers
+            return LocalExecutor(workers, threads if threads is not None else 0)
         from deepfake_assets.compute.dask_backend import DaskExecutor
 
         try:
             return DaskExecutor(
                 self.address(),
-                workers=self.workers if self.workers > 0 else 2,
-                threads_per_worker=max(self.threads_per_worker, 1),
+                workers=self.workers or 2,
+                threads_per_worker=max(self.threads_per_worker or 1, 1),
             )
         except ExecutorUnavailable as exc:
             raise dg.Failure(str(exc)) from exc

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
+if TYPE_CHECKING:  # imported where a job is checked, so the CLI loads without Dagster
+    import dagster as dg
 
 
 class RunConfigError(ValueError):
-    """The run config names something no job has, or has a value of the wrong type."""
+    """A run config that cannot be read, names something no job has, or has a value of the
+    wrong type: the CLI prints it and exits 2 (never a `RegistryError`: no source is wrong)."""
 
 
 def config_for(job: dg.JobDefinition, run_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,6 +94,8 @@ def validate(
     Dagster's own config validation, also for a job this command will not run (the file is
     wrong all the same, and `--sources-only` today is the full run tomorrow).
     """
+    import dagster as dg
+
     errors: list[str] = []
     ops = run_config.get("ops", {}) or {}
     if not isinstance(ops, Mapping):

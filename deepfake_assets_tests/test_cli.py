@@ -284,6 +284,26 @@ def test_a_bad_run_config_file_is_its_own_error_not_a_registry_one(data_env, tmp
     assert "cannot read run config" in capsys.readouterr().err
 
 
+def test_one_run_config_error_for_a_file_that_reads_and_one_that_does_not(
+    data_env, dfdc_folder, tmp_path, capsys
+):
+    """Unreadable, or readable but naming an op no job has: the same error type, exit 2,
+    before any run starts."""
+    from deepfake_assets import run_config
+
+    assert cli.RunConfigError is run_config.RunConfigError
+    assert cli.main(["sources", "add", "tiny", str(dfdc_folder)]) == 0
+    capsys.readouterr()
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("ops: {fold_split: {config: {seed: 3}}}\n")
+    assert cli.main(["materialize", "--config", str(typo)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid run config") and "fold_split" in err
+    import dagster as dg
+
+    assert dg.DagsterInstance.get().get_runs() == []
+
+
 def test_sources_add_per_part_registers_each_part_folder(data_env, tmp_path, capsys):
     import shutil
 

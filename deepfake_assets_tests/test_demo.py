@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 
 from deepfake_assets.demo import (
+    HOSTILE_CASES,
     PART_NAMES,
     TRUTH_NAME,
+    CatalogExpect,
     DemoSummary,
     _plan,
     build_demo_dataset,
@@ -194,6 +196,44 @@ def test_hostile_entries(demo) -> None:
             assert rel in listed or rel == TRUTH_NAME or path.name == "metadata.json", rel
         else:
             assert rel in PART_NAMES, rel
+
+
+def test_the_truth_lists_every_hostile_case_of_the_table_once(demo) -> None:
+    """`demo_truth.json`'s hostile entries are `HOSTILE_CASES`, with their typed expectations
+    (the graph test compares them with the catalog)."""
+    _, truth, _ = demo
+    made = sorted((h["kind"], h["made"]) for h in truth["hostile"])
+    assert made == sorted((c.kind, c.made) for c in HOSTILE_CASES)
+    for h in truth["hostile"]:
+        (case,) = [c for c in HOSTILE_CASES if (c.kind, c.made) == (h["kind"], h["made"])]
+        assert h == case.entry(h["part"], h["key"])
+        assert (case.part, case.key) in {(None, None), (h["part"], h["key"])}
+        assert set(h["expect"]) == set(CatalogExpect.__dataclass_fields__)
+
+
+def test_ingest_gives_each_hostile_entry_the_video_status_the_table_expects(demo, data_env) -> None:
+    """The `videos` asset alone (no faces) already decides the `videos` half of each
+    expectation: status and orphan flag (the graph test checks the faces half)."""
+    import dagster as dg
+
+    from deepfake_assets import cli
+    from deepfake_assets.catalog import Catalog
+    from deepfake_assets.definitions import defs
+
+    summary, truth, _ = demo
+    assert cli.main(["sources", "add", "demo", str(summary.dest), "--format", "dfdc"]) == 0
+    ingest = defs.resolve_job_def("ingest_source").execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        partition_key="demo",
+        asset_selection=[dg.AssetKey("videos")],
+    )
+    assert ingest.success
+    videos = {r["rel_path"]: r for r in Catalog().read("videos", "demo").to_dicts()}
+    for h in truth["hostile"]:
+        row = videos[f"{h['part']}/{h['key']}"]
+        seen = (row["status"], bool(row["orphan_fake"]))
+        assert seen == (h["expect"]["video_status"], h["expect"]["orphan_fake"]), (h, row)
+    assert {r["status"] for r in videos.values()} == {"ok", "missing", "unreadable", "rejected"}
 
 
 @pytest.mark.slow

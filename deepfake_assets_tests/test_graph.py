@@ -65,6 +65,33 @@ def test_every_hostile_entry_is_a_recorded_row(graph):
     assert reals.filter(pl.col("status") == "ok").height == reals.height - 1  # the coffee cup
 
 
+def test_every_hostile_entry_has_the_catalog_values_the_demo_table_expects(graph):
+    """`demo.HOSTILE_CASES` says as typed values what the catalog must say of each hostile
+    entry (videos' status and orphan flag, face_videos' status, role and reason_code); the
+    truth file carries them and the run's catalog has exactly those."""
+    from deepfake_assets.demo import HOSTILE_CASES, CatalogExpect
+
+    catalog = graph["catalog"]
+    videos = {r["rel_path"]: r for r in catalog.read("videos", "demo").to_dicts()}
+    faces = {r["video_id"]: r for r in catalog.read("face_videos", "demo").to_dicts()}
+    hostile = graph["truth"]["hostile"]
+    cases = {(c.kind, c.made): c for c in HOSTILE_CASES}
+    assert sorted((h["kind"], h["made"]) for h in hostile) == sorted(cases)
+    for entry in hostile:
+        expect = cases[entry["kind"], entry["made"]].expect
+        assert entry["expect"] == expect.as_json(), entry
+        row = videos[f"{entry['part']}/{entry['key']}"]
+        face = faces.get(row["video_id"], {})
+        seen = CatalogExpect(
+            video_status=row["status"],
+            orphan_fake=bool(row["orphan_fake"]),
+            face_status=face.get("status"),
+            role=face.get("role"),
+            reason_code=face.get("reason_code"),
+        )
+        assert seen == expect, (entry, row, face)
+
+
 def test_actors_match_the_true_identities(graph):
     catalog = graph["catalog"]
     truth = {

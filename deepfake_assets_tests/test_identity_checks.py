@@ -141,3 +141,18 @@ def test_donors_from_fake_identities_join_their_fakes(data_env) -> None:
         .agg(pl.col("split").n_unique())
     )
     assert per_pair["split"].max() == 1
+
+
+def test_split_ratios_judges_against_the_ratios_the_build_was_configured_with(data_env) -> None:
+    """Not the 80:15:5 defaults: a run configured 60:20:20 is held to 60:20:20."""
+    catalog = Catalog()
+    write_catalog(catalog, people=40)
+    checks, meta = materialize({"train": 0.6, "val": 0.2, "test": 0.2})
+    ratios = checks["split_ratios"]
+    assert ratios.metadata["nominal"].value == pytest.approx(
+        {"train": 0.6, "val": 0.2, "test": 0.2}
+    )
+    assert ratios.metadata["targets"].value == pytest.approx(
+        {"train": 0.6, "val": 0.2, "test": 0.2}, abs=0.01
+    )
+    assert ratios.passed, ratios.metadata

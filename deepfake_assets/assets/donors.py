@@ -15,10 +15,10 @@ from deepfake_assets.resources import DataDirResource
 
 
 class FakeIdentityConfig(dg.Config):
-    """Acceptance of a face-inferred donor; 0 = the measured default of the embedder."""
+    """Acceptance of a face-inferred donor; None = the measured default of the embedder."""
 
-    min_target_shift: float = 0.0
-    min_margin: float = 0.0
+    min_target_shift: float | None = None
+    min_margin: float | None = None
 
 
 def _fakes(videos: pl.DataFrame) -> pl.DataFrame:
@@ -123,10 +123,8 @@ def fake_identities(
             "fake_embeddings and embeddings come from different models: re-materialise "
             "`face_embeddings` of every source"
         )
-    defaults = donors.default_donor_params(model)
-    params = donors.DonorParams(
-        min_target_shift=config.min_target_shift or defaults.min_target_shift,
-        min_margin=config.min_margin or defaults.min_margin,
+    params = donors.default_donor_params(
+        model, min_target_shift=config.min_target_shift, min_margin=config.min_margin
     )
     fakes = _fakes(catalog.read("videos"))
     orphans = fakes.filter(pl.col("orphan_fake")).select("source", "video_id")

@@ -9,6 +9,7 @@ video_subset.py); this asset only chooses them from `ExportConfig.formats`.
 import os
 import shutil
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -105,7 +106,7 @@ class ExportConfig(dg.Config):
     deepfakebench_landmarks: bool = True
     deepfakebench_resolution: int = 256
     # the crop the Hugging Face folder and the WebDataset shards carry: 160, 299 or raw
-    image: str = "299"
+    image: Literal["160", "299", "raw"] = "299"
     webdataset_shard_size: int = 10_000
     webdataset_seed: int = 0
     test_videos_max_gb: float = 5.0

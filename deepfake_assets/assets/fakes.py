@@ -1,6 +1,7 @@
 """Fakes: how far each fake face is from its original (SSIM, difference masks, levels 0-4)."""
 
 import time
+from typing import Literal
 
 import dagster as dg
 
@@ -23,7 +24,7 @@ from deepfake_assets.resources import ComputeResource, DataDirResource
 class FakeGroupsConfig(dg.Config):
     """Level grouping: `quantile` (balanced levels) or `kmeans` (natural gaps)."""
 
-    method: str = "quantile"
+    method: Literal["quantile", "kmeans"] = "quantile"
     n_levels: int = 5
     unaltered_ssim: float = 0.995
     batch_size: int = 256

@@ -6,6 +6,7 @@ both.
 """
 
 import time
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -121,8 +122,8 @@ class EmbeddingConfig(dg.Config):
     """Identity model: `auto` uses facenet (vggface2) when its weights load, else dlib.
     `fake_faces_per_track`: crops of each fake track embedded for donor matching (0: none)."""
 
-    model: str = "auto"
-    weights_path: str = ""  # a facenet .pt file; empty: $DEEPFAKE_FACENET_WEIGHTS / torch cache
+    model: Literal["auto", "facenet", "dlib"] = "auto"
+    weights_path: str | None = None  # a facenet .pt file; None: $DEEPFAKE_FACENET_WEIGHTS / cache
     batch_size: int = 64
     fake_faces_per_track: int = 4
 
@@ -176,7 +177,7 @@ def face_embeddings(
     faces = data.require("faces", source_name, writer="face_crops")  # empty: empty table
     roles = data.require("face_videos", source_name, writer="face_crops")
     wanted, fakes = embedding_inputs(faces, roles, config.fake_faces_per_track)
-    embedder = load_embedder(config.model, weights_path=config.weights_path or None)
+    embedder = load_embedder(config.model, weights_path=config.weights_path)
     spec = spec_for(embedder, config.weights_path)
     per_process(("embedder", spec), lambda: embedder)  # the local backend reuses this one
     executor = compute.executor(0, compute.threads_per_worker)
@@ -215,12 +216,13 @@ def face_embeddings(
 
 
 class ActorConfig(dg.Config):
-    """Actor clustering: `dbscan_cosine` on track means (scales to 200k) or `tsne_dbscan`
-    (seed 001's method). `eps` 0 = the measured default of the embedder."""
+    """Actor clustering: `dbscan_cosine` on track means (scales to 200k), `tsne_dbscan` (seed
+    001's method, see README's glossary) or `hdbscan_cosine`. `eps` / `min_samples` None =
+    the measured defaults of the embedder (`identity.clustering.default_params`)."""
 
-    method: str = "dbscan_cosine"
-    eps: float = 0.0
-    min_samples: int = 0
+    method: Literal["dbscan_cosine", "tsne_dbscan", "hdbscan_cosine"] = "dbscan_cosine"
+    eps: float | None = None
+    min_samples: int | None = None
     merge_on_hints: bool = True
 
 

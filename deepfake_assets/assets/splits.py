@@ -282,7 +282,7 @@ def dataset_size(data: DataDirResource) -> dg.AssetCheckResult:
         + (
             ""
             if actors >= MIN_ACTORS_FOR_RATIOS
-            else f": fewer than {MIN_ACTORS_FOR_RATIOS}, the 80:15:5 ratios can only be approximate"
+            else f": fewer than {MIN_ACTORS_FOR_RATIOS}, the split ratios can only be approximate"
         ),
         metadata={"num_actors": actors, "actors_per_split": md.table(per_split)},
     )

@@ -50,7 +50,7 @@ class DaskExecutor:
 
     def __init__(
         self,
-        address: str = "",
+        address: str | None = None,
         *,
         workers: int = 0,
         threads_per_worker: int = 1,

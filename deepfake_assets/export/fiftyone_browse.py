@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from deepfake_assets.export.info import IMAGE_METADATA_COLUMNS
+from deepfake_assets.faces.ids import face_id
 
 SCALAR_FIELDS = list(IMAGE_METADATA_COLUMNS)
 
@@ -93,9 +94,9 @@ def load_fiftyone(export_dir: Path, catalog=None, name: str = "deepfake_assets",
         key = (row["source"], row["video_id"], row["frame_index"], row["track"])
         if row.get("mask_path"):
             s["mask"] = fo.Heatmap(map_path=str(export_dir / row["mask_path"]), range=[0, 255])
-        face_id = f"{row['source']}/{row['video_id']}/{row['frame_index']:06d}/{row['track']}"
-        if face_id in groups:
-            s["duplicate_group"] = int(groups[face_id])
+        fid = face_id(row["source"], row["video_id"], row["frame_index"], row["track"])
+        if fid in groups:
+            s["duplicate_group"] = int(groups[fid])
         if key in embeddings:
             s["identity_embedding"] = embeddings[key]
         if reason is not None:

@@ -23,3 +23,8 @@ def frame_id_expr() -> pl.Expr:
 def face_id_expr() -> pl.Expr:
     """``frame_id_expr() + /track``: one face of one frame."""
     return frame_id_expr() + "/" + pl.col("track").cast(pl.Utf8)
+
+
+def face_id(source: str, video_id: str, frame_index: int, track: int) -> str:
+    """``face_id_expr()`` of one row, for code that holds the values rather than a frame."""
+    return f"{source}/{video_id}/{int(frame_index):06d}/{int(track)}"

@@ -183,12 +183,11 @@ def cluster_params(
     model: str, method: str, eps: float | None, min_samples: int | None
 ) -> ClusterParams:
     """The measured defaults of `model`'s vectors, with `eps` / `min_samples` where given
-    (None or not above 0: the default)."""
-    overrides: dict[str, float | int] = {}
-    if eps is not None and eps > 0:
-        overrides["eps"] = eps
-    if min_samples is not None and min_samples > 0:
-        overrides["min_samples"] = min_samples
+    (None: the default); a value that is not positive is refused, never read as "default"."""
+    for name, value in (("eps", eps), ("min_samples", min_samples)):
+        if value is not None and value <= 0:
+            raise ValueError(f"actor clustering {name} must be positive (or unset), got {value}")
+    overrides = {"eps": eps, "min_samples": min_samples}
     return default_params(model, method=method, **overrides)
 
 

@@ -6,19 +6,20 @@ singleton cluster per point, flagged in ``noise``):
 * ``dbscan_cosine`` (default) - DBSCAN on L2-normalised embeddings with Euclidean ``eps``
   (cosine distance ``eps**2 / 2``), so ``eps`` is in the model's own distance units and does
   not depend on how many points there are. The eps-graph is exact (:func:`radius_graph`,
-  blocked float32 matrix products over the upper triangle), O(N^2 d): on 2 shared cores
-  (load 4-5) 20k faces took 2.5-4 s, 100k 41-53 s, 200k 126-189 s. The scalable default is to
-  pass ``groups`` (face tracks): the re-normalised mean of each track is clustered and every
-  face takes its track's label - 200k faces in 12k tracks took 1.6-3 s, and a track
-  mean is a steadier identity estimate than any single frame (on 2000 synthetic actors it
-  merged 3 clusters where face level merged 13).
+  blocked float32 matrix products over the upper triangle), O(N^2 d): minutes at 200k faces.
+  The scalable default is to pass ``groups`` (face tracks): the re-normalised mean of each
+  track is clustered and every face takes its track's label - seconds at 200k faces, and a
+  track mean is a steadier identity estimate than any single frame (it merges fewer actors).
+  Figures and machine: ``benchmarks/results/identity_bench.md``, reproduced by
+  ``python benchmarks/identity_bench.py --sections clustering``.
 * ``tsne_dbscan`` - seed 001's method: 2-d t-SNE (sklearn, Barnes-Hut) then DBSCAN in the map.
   The map's scale grows with N (std 3.3 for 100 points, 40 for 5000), so DBSCAN's eps is
   ``tsne_eps_factor`` (6) x the map's median 2nd-neighbour distance: factors 4-8 (min_samples
   2 or 3; 5-8 for 5000 points) gave ARI 1.0 on 100 real faces of 10 people and on 2000 / 5000
   synthetic faces of 200 / 500 identities, where a fixed eps on the standardised map worked
-  for one size only. t-SNE is slow (26-56 s for 2000 points on 2 busy cores) and its distances
-  are not metric: kept for fidelity, refused above ``tsne_max_points``; cluster track means.
+  for one size only. t-SNE is slow (tens of seconds for 2000 points; same file and command)
+  and its distances are not metric: kept for fidelity, refused above ``tsne_max_points``;
+  cluster track means.
 * ``hdbscan_cosine`` - sklearn's HDBSCAN on the normalised vectors (no eps to calibrate; for
   a few thousand tracks, too slow for raw faces at scale). ``min_cluster_size = 3``: on the
   100 faces below 2 split the carphone speaker into per-frame pairs (ARI 0.948), 3 and 5 gave
@@ -96,11 +97,12 @@ _DEFAULTS = {
 
 
 def default_params(embedder_name: str | None = None, **overrides: Any) -> ClusterParams:
-    """The measured defaults for an embedder's vectors (dlib's when unknown), with overrides."""
+    """The measured defaults for an embedder's vectors (dlib's when unknown), with overrides;
+    an override of None keeps the default (the config's one "use the default" value)."""
     base = _DEFAULTS.get(embedder_name or "", _DEFAULTS["dlib-resnet-v1"])
     if embedder_name and embedder_name not in _DEFAULTS:
         log.warning("no calibrated clustering defaults for %s; using dlib's", embedder_name)
-    return replace(base, **overrides)
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass

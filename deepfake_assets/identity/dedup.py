@@ -571,7 +571,9 @@ def _video_matches(
     dh: _DistinctHashes,
     p: DedupParams,
 ) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, int]:
-    """Cross-source video pairs with matched items; ``identical`` when they mostly match."""
+    """Cross-source video pairs with matched items; ``identical`` when they mostly match.
+    Returns the pair table, the pairs as video indices, their matched fractions and the
+    number of matched item rows (``_matched_items``')."""
     per_video_kind = pl.DataFrame({"v": video, "k": kind}).group_by(["v", "k"]).len("n")
     vinfo = df.select("source", "video_id", "label").with_columns(
         v=pl.Series(video), lab=pl.Series(label)

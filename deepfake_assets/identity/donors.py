@@ -26,7 +26,7 @@ Everything here is pure polars / numpy: the ``fake_identities`` asset only reads
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import NamedTuple
 
@@ -81,11 +81,13 @@ _DEFAULTS = {
 }
 
 
-def default_donor_params(embedder_name: str | None) -> DonorParams:
-    """The measured defaults for an embedder (dlib's when unknown)."""
+def default_donor_params(embedder_name: str | None, **overrides: float | None) -> DonorParams:
+    """The measured defaults for an embedder (dlib's when unknown); an override of None keeps
+    the default (the config's one "use the default" value)."""
     if embedder_name not in _DEFAULTS:
         log.warning("no calibrated donor thresholds for %s; using dlib's", embedder_name)
-    return _DEFAULTS.get(embedder_name or "", _DEFAULTS["dlib-resnet-v1"])
+    base = _DEFAULTS.get(embedder_name or "", _DEFAULTS["dlib-resnet-v1"])
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 FAKE_IDENTITY_SCHEMA = pl.Schema(

@@ -29,12 +29,12 @@ class EmbedderSpec:
 
     kind: str
     name: str
-    weights_path: str = ""
+    weights_path: str | None = None  # None: the embedder's own search (env, torch cache)
 
 
-def spec_for(embedder, weights_path: str = "") -> EmbedderSpec:
+def spec_for(embedder, weights_path: str | None = None) -> EmbedderSpec:
     kind = "dlib" if embedder.name.startswith("dlib") else "facenet"
-    return EmbedderSpec(kind, embedder.name, weights_path)
+    return EmbedderSpec(kind, embedder.name, weights_path or None)
 
 
 def worker_embedder(spec: EmbedderSpec):
@@ -43,7 +43,7 @@ def worker_embedder(spec: EmbedderSpec):
 
     return per_process(
         ("embedder", spec),
-        lambda: load_embedder(spec.kind, weights_path=spec.weights_path or None),
+        lambda: load_embedder(spec.kind, weights_path=spec.weights_path),
     )
 
 

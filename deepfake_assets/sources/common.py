@@ -83,14 +83,18 @@ def strip_video_ext(path: str) -> str:
     return stem if ext.lower() in VIDEO_EXTENSIONS else path
 
 
-def walk_files(top: Path, skip_dirs: frozenset[str] = frozenset()) -> Iterator[Path]:
-    """Every non-hidden file under ``top`` (sorted, following symlinked dirs without looping).
+def walk_files(
+    top: Path, skip_dirs: frozenset[str] = frozenset(), max_depth: int | None = None
+) -> Iterator[Path]:
+    """Every non-hidden file under ``top`` (sorted, following symlinked dirs without looping),
+    at most ``max_depth`` folders down (None: any depth; 0: ``top``'s own files).
 
     Hidden names (``.DS_Store``, macOS ``._x.mp4`` resource forks, ``.git``) are never data.
+    The project's one directory walker: adapters, fingerprints and DFDC's metadata search.
     """
     seen: set[str] = set()
 
-    def _walk(directory: Path) -> Iterator[Path]:
+    def _walk(directory: Path, depth: int) -> Iterator[Path]:
         try:
             real = os.path.realpath(directory)
             if real in seen:
@@ -107,12 +111,12 @@ def walk_files(top: Path, skip_dirs: frozenset[str] = frozenset()) -> Iterator[P
             except OSError:
                 continue
             if is_dir:
-                if entry.name not in skip_dirs:
-                    yield from _walk(Path(entry.path))
+                if entry.name not in skip_dirs and (max_depth is None or depth < max_depth):
+                    yield from _walk(Path(entry.path), depth + 1)
             else:
                 yield Path(entry.path)
 
-    yield from _walk(top)
+    yield from _walk(top, 0)
 
 
 def iter_videos(top: Path, root: Path, skip_dirs: frozenset[str] = frozenset()) -> Iterator[str]:

@@ -13,7 +13,6 @@ other parts are read.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from deepfake_assets.sources.common import (
     normalise_label,
     normalise_split,
     strip_video_ext,
+    walk_files,
 )
 from deepfake_assets.sources.errors import SourceFormatError
 from deepfake_assets.sources.schema import MetadataProblem, SourceListing, build_video_table
@@ -40,27 +40,7 @@ _KNOWN_KEYS = {"label", "split", "original"}
 
 def find_metadata_files(root: Path) -> list[Path]:
     """Every ``metadata.json`` at most ``MAX_DEPTH`` folders below ``root``, sorted."""
-    found: list[Path] = []
-
-    def _walk(directory: str, depth: int) -> None:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir():
-                    if depth < MAX_DEPTH:
-                        _walk(entry.path, depth + 1)
-                elif entry.name == METADATA_NAME:
-                    found.append(Path(entry.path))
-            except OSError:
-                continue
-
-    _walk(str(root), 0)
-    return sorted(found)
+    return sorted(p for p in walk_files(root, max_depth=MAX_DEPTH) if p.name == METADATA_NAME)
 
 
 def detect(root: Path) -> bool:
@@ -125,10 +105,7 @@ class _Listed:
 
 def read(root: Path) -> pl.DataFrame:
     """The video table; a metadata file that cannot be read raises (see ``list_videos``)."""
-    listing = list_videos(root)
-    if listing.problems:
-        raise SourceFormatError("; ".join(f"{root / p.path}: {p.reason}" for p in listing.problems))
-    return listing.videos
+    return list_videos(root).videos_or_raise(root)
 
 
 def list_videos(root: Path) -> SourceListing:

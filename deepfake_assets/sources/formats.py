@@ -163,9 +163,4 @@ def read_source(
 ) -> pl.DataFrame:
     """The video table of ``root``; like ``list_source`` but any unreadable metadata raises
     ``SourceFormatError`` naming it (for callers that cannot record problems)."""
-    listing = list_source(root, fmt, options)
-    if listing.problems:
-        raise SourceFormatError(
-            "; ".join(f"{root}: {p.path}: {p.reason}" for p in listing.problems)
-        )
-    return listing.videos
+    return list_source(root, fmt, options).videos_or_raise(root)

@@ -73,10 +73,7 @@ class _Record:
 
 def read(root: Path) -> pl.DataFrame:
     """The video table; rows without a path raise (see ``list_videos``)."""
-    listing = list_videos(root)
-    if listing.problems:
-        raise SourceFormatError("; ".join(f"{root / p.path}: {p.reason}" for p in listing.problems))
-    return listing.videos
+    return list_videos(root).videos_or_raise(root)
 
 
 def list_videos(root: Path) -> SourceListing:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -58,6 +59,15 @@ class SourceListing:
 
     videos: pl.DataFrame
     problems: tuple[MetadataProblem, ...] = ()
+
+    def videos_or_raise(self, root: Path) -> pl.DataFrame:
+        """The table, or ``SourceFormatError`` naming every unreadable metadata file under
+        ``root`` (the strict ``read`` of the adapters that can list around a bad file)."""
+        if self.problems:
+            raise SourceFormatError(
+                "; ".join(f"{root / p.path}: {p.reason}" for p in self.problems)
+            )
+        return self.videos
 
 
 def empty_video_table() -> pl.DataFrame:

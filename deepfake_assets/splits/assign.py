@@ -50,7 +50,9 @@ from deepfake_assets.splits.placement import Placed, SearchResult, dropped_faces
 __all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits", "drop_summary"]
 
 SPLITS = ("train", "val", "test")
-DEFAULT_RATIOS = (0.80, 0.15, 0.05)
+# by face images; the one place the defaults are written (the asset's config, the settings of
+# `splits.dataset` and the `split_ratios` check before any build all read it)
+DEFAULT_RATIOS: dict[str, float] = {"train": 0.80, "val": 0.15, "test": 0.05}
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def search_summary(search: SearchResult | None) -> dict:
 
 def assign_splits(
     faces: pl.DataFrame,
-    ratios: Sequence[float] = DEFAULT_RATIOS,
+    ratios: Sequence[float] = tuple(DEFAULT_RATIOS.values()),
     seed: int = 0,
     *,
     stratify_by: Sequence[str] = DEFAULT_STRATIFY,

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from deepfake_assets.splits.assign import SplitResult, assign_splits
+from deepfake_assets.splits.assign import DEFAULT_RATIOS, SplitResult, assign_splits
 from deepfake_assets.splits.balance import rebalance
 from deepfake_assets.splits.folds import FoldResult, assign_folds
 from deepfake_assets.splits.identity_graph import DonorPolicy
 
-DEFAULT_RATIOS = {"train": 0.80, "val": 0.15, "test": 0.05}  # by face images
 DEFAULT_LEVEL_1 = 0.85  # seed 001's level-1 share of the two-level fold scheme
 
 SPLIT_COLUMNS = [

@@ -209,8 +209,9 @@ def _video_matches(
     a: np.ndarray,
     b: np.ndarray,
     p: DedupParams,
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """Cross-source video pairs with matched items; ``identical`` when they mostly match."""
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """Cross-source video pairs with matched items; ``identical`` when they mostly match.
+    Returns the pair table, the pairs as video indices and their matched fractions."""
     cross = source[a] != source[b]
     a, b = a[cross], b[cross]
     swap = video[a] > video[b]  # orient pairs (lower video code first)

@@ -107,3 +107,25 @@ def test_same_file_in_root_and_part_metadata_is_one_row(tmp_path):
     write_json(tmp_path / "p" / "metadata.json", {"a.mp4": {"label": "FAKE"}})
     row = read_source(tmp_path).row(0, named=True)
     assert row["label"] is None and "listed twice" in row["reject_reason"]
+
+
+def test_metadata_is_found_at_most_three_folders_down_by_the_shared_walker(tmp_path) -> None:
+    """DFDC's search is `walk_files` with a depth bound: hidden folders and deeper files are
+    not metadata, and a symlink loop is walked once."""
+    from deepfake_assets.sources.common import walk_files
+    from deepfake_assets.sources.dfdc import MAX_DEPTH, find_metadata_files
+
+    deep = tmp_path
+    found = []
+    for depth in range(MAX_DEPTH + 2):
+        (deep / "metadata.json").write_text("{}")
+        if depth <= MAX_DEPTH:
+            found.append(deep / "metadata.json")
+        deep = deep / f"level{depth + 1}"
+        deep.mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "metadata.json").write_text("{}")
+    (tmp_path / "level1" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    assert find_metadata_files(tmp_path) == sorted(found)
+    assert [p.name for p in walk_files(tmp_path, max_depth=0)] == ["metadata.json"]
+    assert len(list(walk_files(tmp_path))) == MAX_DEPTH + 2  # every level, the loop once
