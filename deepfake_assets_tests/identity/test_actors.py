@@ -97,7 +97,8 @@ def test_one_identity_space_needs_one_model():
 def test_cluster_params_take_the_models_defaults_unless_given():
     default = cluster_params("facenet-vggface2", "dbscan_cosine", None, None)
     assert (default.eps, default.min_samples) == (0.9, 2)
-    assert cluster_params("facenet-vggface2", "dbscan_cosine", 0.0, 0) == default
+    with pytest.raises(ValueError, match="eps must be positive"):
+        cluster_params("facenet-vggface2", "dbscan_cosine", 0.0, None)  # None is the default
     given = cluster_params("facenet-vggface2", "tsne_dbscan", 0.5, 3)
     assert (given.method, given.eps, given.min_samples) == ("tsne_dbscan", 0.5, 3)
 
