@@ -45,6 +45,7 @@ __all__ = [
     "TrackMeans",
     "actor_centroids",
     "default_donor_params",
+    "embedding_matrix",
     "fake_identities",
     "hint_actors",
     "match_arrays",
@@ -178,7 +179,7 @@ class Centroids:
         return self._index
 
 
-def _vectors(df: pl.DataFrame) -> np.ndarray:
+def embedding_matrix(df: pl.DataFrame) -> np.ndarray:
     col = df["embedding"]
     if isinstance(col.dtype, pl.Array):
         return np.asarray(col.to_numpy(), dtype=np.float32).reshape(df.height, -1)
@@ -278,7 +279,7 @@ def track_means(embeddings: pl.DataFrame) -> TrackMeans:
     keys = keys.with_columns(pl.col("row").cast(pl.Int64))
     groups = ids.join(keys, on=TRACK_KEYS, how="left", maintain_order="left")["row"].to_numpy()
     counts = np.bincount(groups, minlength=keys.height)
-    matrix = group_means(_vectors(embeddings), groups, keys.height)
+    matrix = group_means(embedding_matrix(embeddings), groups, keys.height)
     return TrackMeans(keys.with_columns(n_faces=pl.Series(counts, dtype=pl.Int64)), matrix)
 
 
@@ -300,7 +301,7 @@ def actor_centroids(embeddings: pl.DataFrame, video_actors: pl.DataFrame) -> Cen
     )
     if rows.is_empty():
         return empty
-    ids, means = mean_embeddings(_vectors(rows), rows["actor_id"].to_numpy())
+    ids, means = mean_embeddings(embedding_matrix(rows), rows["actor_id"].to_numpy())
     return Centroids(tuple(str(a) for a in ids), means.astype(np.float32))
 
 
@@ -680,3 +681,84 @@ def fake_identities(
 def pd_null(values: np.ndarray) -> np.ndarray:
     """Which entries of an object array are missing (None or NaN)."""
     return np.array([v is None or v != v for v in values], dtype=bool)
+
+
+# ------------------------------------------------------------------------- from the catalog
+
+
+def fakes_of(videos: pl.DataFrame) -> pl.DataFrame:
+    """The usable fakes of the ``videos`` table, in the form :func:`fake_identities` takes."""
+    for col in ("donor_hint", "orphan_fake", "actor_hint"):
+        if col not in videos.columns:  # catalogs written before donor hints
+            videos = videos.with_columns(pl.lit(None, pl.Utf8).alias(col))
+    return videos.filter((pl.col("label") == "FAKE") & (pl.col("status") == "ok")).select(
+        "source",
+        "video_id",
+        "original_video_id",
+        pl.col("orphan_fake").cast(pl.Boolean).fill_null(False),
+        "actor_hint",
+        "donor_hint",
+    )
+
+
+def model_mismatch(embeddings: pl.DataFrame, *others: pl.DataFrame) -> str | None:
+    """Why these tables cannot be compared (different models), or None."""
+    model = embeddings["model"][0] if embeddings.height else None
+    for other in others:
+        if other.height and "model" in other.columns:
+            found = set(other["model"].drop_nulls().unique())
+            if found and found != {model}:
+                return (
+                    f"embeddings are {model}, other face vectors are {sorted(found)}: "
+                    "re-materialise `face_embeddings` (and `fake_residuals`) of every source"
+                )
+    return None
+
+
+def identities_from_tables(
+    videos: pl.DataFrame,
+    video_actors: pl.DataFrame,
+    embeddings: pl.DataFrame,
+    fake_embeddings: pl.DataFrame,
+    residuals: TrackMeans,
+    params: DonorParams,
+) -> pl.DataFrame:
+    """The ``fake_identities`` table from the catalog's tables (what the asset computes)."""
+    model = embeddings["model"][0] if embeddings.height else None
+    fakes = fakes_of(videos)
+    orphans = fakes.filter(pl.col("orphan_fake")).select("source", "video_id")
+    means = track_means(fake_embeddings)
+    if embeddings.height and orphans.height:
+        means = means.concat(track_means(embeddings.join(orphans, on=["source", "video_id"])))
+    centroids = actor_centroids(embeddings, video_actors)
+    return fake_identities(fakes, video_actors, centroids, means, params, model, residuals)
+
+
+def identities_summary(table: pl.DataFrame) -> dict:
+    """Counts for the asset's metadata: donors per source and method, refused face matches,
+    agreement of faces with dataset names."""
+
+    def counts(df: pl.DataFrame, *by: str) -> dict[str, int]:
+        if df.is_empty():
+            return {}
+        grouped = df.group_by(*by).len().sort(*by)
+        return {"/".join(str(v) for v in row[:-1]): int(row[-1]) for row in grouped.iter_rows()}
+
+    considered = table.filter(pl.col("margin").is_not_null())
+    out = {
+        "num_fakes": table.height,
+        "num_with_donor": table.filter(pl.col("donor_actor_id").is_not_null()).height,
+        "num_orphan_fakes": int(table["orphan_fake"].sum()) if table.height else 0,
+        "donors_by_source": counts(table, "source", "donor_source"),
+        "targets_by_origin": counts(table, "target_from"),
+        "face_matched_fakes": considered.height,
+        "face_matches_refused": considered.filter(pl.col("donor_source") == "none").height,
+        "rebuilt_faces_matched": table.filter(pl.col("residual_margin").is_not_null()).height,
+        # where a dataset names donors, how often the face match found the same person
+        "face_agrees_with_names": counts(
+            table.filter(pl.col("face_agrees").is_not_null()), "source", "face_agrees"
+        ),
+    }
+    if considered.height:
+        out["target_distance_median"] = float(considered["target_distance"].median())
+    return out
