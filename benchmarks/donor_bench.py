@@ -4,12 +4,13 @@
 
 DATA_DIR is a data folder where the demo was materialised up to `fake_identities` (e.g. by
 `deepfake-assets demo`). It compares the donors found from the fakes' own faces with those
-found once the donor faces rebuilt from fake - original (`fake_residuals`) are matched too,
-per blend strength, lists the fakes still without a donor and draws donor_bench.png. For
-every fake with a face match it prints the target distance, the candidate's distance and
-the margin beside the truth, then how many donors each pair of thresholds finds, rightly
-and wrongly, per blend strength (the demo's alpha: 0.9 strong, 0.6 medium, 0.35 weak), and the same for the naive rule "nearest actor other than the target,
-closer than the target by a distance margin". Writes benchmarks/results/donor_bench.json.
+found once the donor faces rebuilt from fake - original (`fake_residuals`) are matched too, per
+blend strength, lists the fakes still without a donor and draws donor_bench.png. For every fake
+with a face match it prints the target distance, the candidate's distance and the margin beside
+the truth, then how many donors each pair of thresholds finds, rightly and wrongly, per blend
+strength (the demo's alpha: 0.9 strong, 0.6 medium, 0.35 weak), and the same for the naive rule
+"nearest actor other than the target, closer than the target by a distance margin". Writes
+benchmarks/results/donor_bench.json.
 """
 
 from __future__ import annotations
