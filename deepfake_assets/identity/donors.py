@@ -33,8 +33,6 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from deepfake_assets.identity.clustering import mean_embeddings
-
 __all__ = [
     "FAKE_IDENTITY_SCHEMA",
     "Centroids",
@@ -301,8 +299,11 @@ def actor_centroids(embeddings: pl.DataFrame, video_actors: pl.DataFrame) -> Cen
     )
     if rows.is_empty():
         return empty
-    ids, means = mean_embeddings(embedding_matrix(rows), rows["actor_id"].to_numpy())
-    return Centroids(tuple(str(a) for a in ids), means.astype(np.float32))
+    ids = rows.select(pl.col("actor_id").cast(pl.Utf8)).unique().sort("actor_id")
+    ids = ids.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_g"))
+    groups = rows.select("actor_id").join(ids, on="actor_id", how="left", maintain_order="left")
+    means = group_means(embedding_matrix(rows), groups["_g"].to_numpy(), ids.height)
+    return Centroids(tuple(ids["actor_id"].to_list()), means.astype(np.float32))
 
 
 def hint_actors(video_actors: pl.DataFrame) -> dict[str, str]:
@@ -341,6 +342,7 @@ def match_donor(
     return match_donors(np.asarray(vector)[None, :], [target], centroids, params)[0]
 
 
+NAMED_CHECKS_PER_SOURCE = 2000  # named-donor fakes per source whose face match checks the name
 MATCH_BATCH = 512  # fakes per matrix product: (actors x 512) floats in memory at a time
 
 
@@ -359,51 +361,63 @@ class MatchArrays(NamedTuple):
 def match_arrays(
     vectors: np.ndarray, t_idx: np.ndarray, centroids: Centroids, params: DonorParams
 ) -> MatchArrays:
-    """The face match of many fakes at once, with two matrix products per batch.
+    """The face match of many fakes at once: two matrix products per batch, few passes.
 
     The fake's mean ``m`` and every other centroid ``c`` lose their component along the
-    target ``t`` and the remainders are compared (cosine). With ``a = m.t`` and ``g = c.t``,
-    ``(c - g t).(m - a t) = c.m - 2 a g + a g |t|^2``, ``|c - g t|^2 = |c|^2 - 2 g^2 + g^2|t|^2``
-    (the same for ``m``), so only ``C m`` and ``C t`` are needed: one BLAS product over all
-    actors per batch of fakes instead of a Python pass over the actors per fake.
+    target ``t`` and the remainders are compared (cosine). With ``a = m.t``, ``g = c.t`` and
+    ``k = 2 - |t|^2``: ``(c - g t).(m - a t) = c.(m - a k t)`` (one product ``C U`` for the
+    batch), ``|c - g t|^2 = |c|^2 - k g^2`` (one product ``C T`` over the batch's distinct
+    targets: fakes are taken in target order, so a batch has few) and ``|m - a t|`` is one
+    number per fake, which does not change which actor is best. So the (actors x fakes) work
+    is a product, a gather and a multiply; the rest is per fake. (The first version combined
+    ``C m`` and ``C t`` elementwise: ~20 passes over actors x fakes, 11 s of 18 at 300k faces.)
     """
     n = len(t_idx)
     out = MatchArrays(
         np.full(n, -1, np.int64), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan),
         np.full(n, np.nan), np.zeros(n, bool),
     )  # fmt: skip
+    if n == 0:
+        return out
     c = np.asarray(centroids.matrix, dtype=np.float64)
     norms2 = np.einsum("ij,ij->i", c, c) if len(c) else np.zeros(0)
+    m_all = np.asarray(vectors, dtype=np.float64).reshape(n, -1)
+    m_all = m_all / np.maximum(np.linalg.norm(m_all, axis=1, keepdims=True), 1e-12)
+    t_all = np.asarray(t_idx, dtype=np.int64)
+    a_all = np.einsum("ij,ij->i", m_all, c[t_all])  # m.t per fake
+    out.target_distance[:] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * a_all))
+    if len(c) < 2:
+        return out
+    order = np.argsort(t_all, kind="stable")
+    c32 = c.astype(np.float32)  # the products in float32 (half the time; errors ~1e-6)
     for lo in range(0, n, MATCH_BATCH):
-        hi = min(n, lo + MATCH_BATCH)
-        m = np.asarray(vectors[lo:hi], dtype=np.float64)
-        m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-        t = np.asarray(t_idx[lo:hi], dtype=np.int64)
-        dots = c @ m.T  # (actors, batch): c.m
-        cols = np.arange(len(t))
-        a = dots[t, cols]  # m.t per fake
-        out.target_distance[lo:hi] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * a))
-        if len(c) < 2:
-            continue
-        cross = c @ c[t].T  # (actors, batch): c.t
-        t2 = norms2[t]
-        away = np.sqrt(np.maximum(1.0 - 2.0 * a * a + a * a * t2, 0.0))
-        rest = np.sqrt(np.maximum(norms2[:, None] - 2.0 * cross**2 + cross**2 * t2, 0.0))
-        sims = (dots - 2.0 * a * cross + a * cross * t2) / (
-            np.maximum(rest, 1e-12) * np.maximum(away, 1e-12)
-        )
-        sims[t, cols] = -np.inf
-        best = np.argmax(sims, axis=0)
-        similarity = sims[best, cols]
+        sel = order[lo : lo + MATCH_BATCH]
+        m, t, a = m_all[sel], t_all[sel], a_all[sel]
+        cols = np.arange(len(sel))
+        k = 2.0 - norms2[t]
+        # (batch, actors), C order: the reductions over actors run along rows (argmax over
+        # axis 0 of the transpose took 3.4 s of 7.9 at 6k actors)
+        num = ((m - (a * k)[:, None] * c[t]).astype(np.float32) @ c32.T).astype(np.float64)
+        targets, col_of = np.unique(t, return_inverse=True)
+        g = (c32[targets] @ c32.T).astype(np.float64)  # (distinct targets, actors)
+        rest2 = norms2[None, :] - g * g * (2.0 - norms2[targets])[:, None]
+        inv_rest = 1.0 / np.maximum(np.sqrt(np.maximum(rest2, 0.0)), 1e-12)
+        num *= inv_rest[col_of]
+        num[cols, t] = -np.inf
+        away = np.sqrt(np.maximum(1.0 - 2.0 * a * a + a * a * norms2[t], 0.0))
+        away = np.maximum(away, 1e-12)
+        best = np.argmax(num, axis=1)
+        similarity = num[cols, best] / away
         if len(c) > 2:
-            sims[best, cols] = -np.inf
-            runner_up = sims.max(axis=0)
+            num[cols, best] = -np.inf
+            runner_up = num.max(axis=1) / away
         else:
-            runner_up = np.zeros(len(t))
-        out.best[lo:hi] = best
-        out.similarity[lo:hi] = similarity
-        out.margin[lo:hi] = similarity - runner_up
-        out.donor_distance[lo:hi] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * dots[best, cols]))
+            runner_up = np.zeros(len(sel))
+        out.best[sel] = best
+        out.similarity[sel] = similarity
+        out.margin[sel] = similarity - runner_up
+        dots = np.einsum("ij,ij->i", m, c[best])
+        out.donor_distance[sel] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * dots))
     out.accepted[:] = (
         (out.best >= 0)
         & (out.target_distance >= params.min_target_shift)
@@ -568,7 +582,16 @@ def fake_identities(
     is_orphan = df["orphan_fake"].to_numpy()
     has_hint = df["donor_hint"].is_not_null().to_numpy()
     has_vec = m_row >= 0
-    matchable = has_vec & (t_c >= 0)
+    # where the dataset names the donor, the face match is only a check of the names: on a
+    # bounded, seeded sample per source (all of them on small sources), not on every fake
+    named_hash = pl.when(pl.col("donor_hint").is_not_null()).then(pl.col("video_id").hash(5))
+    checked = (
+        df.select(named_hash.rank("ordinal").over("source") <= NAMED_CHECKS_PER_SOURCE)
+        .to_series()
+        .fill_null(False)
+        .to_numpy()
+    )
+    matchable = has_vec & (t_c >= 0) & (~has_hint | checked)
     vectors = _gather(means.matrix, m_row, dim)
     match = match_arrays(vectors[matchable], t_c[matchable], centroids, params)
 

@@ -256,7 +256,7 @@ def donors_picture(
         paths = (r["fake_crop"], face_of[r["target_actor_id"]], face_of[r["donor_actor_id"]])
         try:
             rows.append([read_png(data_dir / p) for p in paths])
-        except ImageIOError:
+        except (ImageIOError, OSError):  # a crop deleted since: the picture shows the others
             continue
         labels.append(f"{r['donor_source']} {r['video_id']}")
     return grid(rows, labels, label_width=170) if rows else None
