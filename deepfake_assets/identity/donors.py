@@ -517,7 +517,10 @@ def fake_identities(
     :func:`match_donor` when accepted (needs the target's centroid; ``embedding``); else the
     same match on the reconstructed donor face (``residual``). An orphan whose face matched
     nobody and whose target is unknown gets no donor: its own face is a person seen only there
-    (its ``video_actors`` actor). Vectorised: joins and matrix products, no loop per fake.
+    (its ``video_actors`` actor). Where a name gives the donor, the face match runs as a check
+    of the name (``face_agrees``) on up to ``NAMED_CHECKS_PER_SOURCE`` fakes per source (a
+    seeded sample: the check is a statistic, and it was half the stage's time at scale).
+    Vectorised: joins and matrix products, no loop per fake.
     """
     if isinstance(means, dict):
         means = TrackMeans.from_dict(means)
@@ -641,7 +644,7 @@ def fake_identities(
         df["donor_by_hint"].to_numpy(),
     )
     hinted = np.where(
-        pd_null(hinted), (PERSON_PREFIX + df["donor_hint"].fill_null("")).to_numpy(), hinted
+        _missing(hinted), (PERSON_PREFIX + df["donor_hint"].fill_null("")).to_numpy(), hinted
     )
     cluster_donor = by_cluster & (own_c != t_c)
     donor = np.full(n, None, dtype=object)
@@ -668,7 +671,7 @@ def fake_identities(
 
     index = centroids.index()
     shown = np.array([index.get(d, -1) if d else -1 for d in donor], dtype=np.int64)
-    shown = np.where(pd_null(donor), cand_idx, shown)  # a person: donor has no centroid
+    shown = np.where(_missing(donor), cand_idx, shown)  # a person: donor has no centroid
     agrees = accepted & (ids[best] == donor)
     face_agrees = [
         bool(a) if h else None for a, h in zip(agrees, has_hint & match_used, strict=True)
@@ -701,7 +704,7 @@ def fake_identities(
     )
 
 
-def pd_null(values: np.ndarray) -> np.ndarray:
+def _missing(values: np.ndarray) -> np.ndarray:
     """Which entries of an object array are missing (None or NaN)."""
     return np.array([v is None or v != v for v in values], dtype=bool)
 
