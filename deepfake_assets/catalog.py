@@ -47,6 +47,7 @@ PARTITIONED_TABLES = (
     "hashes",
     "embeddings",
     "fake_embeddings",
+    "fake_residuals",
     "fake_groups",
 )
 GLOBAL_TABLES = (

@@ -125,9 +125,11 @@ def test_actors_match_the_true_identities(graph):
 
 
 def test_donors_inferred_from_faces_agree_with_the_truth(graph):
-    """The demo (DFDC layout) never names donors: every donor here comes from the fakes' faces.
-    On strong swaps (alpha 0.9) each inferred donor is the true one and most are found; weak
-    blends (alpha 0.35) still look like their target and must not get a donor."""
+    """The demo (DFDC layout) never names donors: every donor here comes from the fakes' faces,
+    their own (`embedding`) or the donor's rebuilt from fake - original (`residual`). Every
+    inferred donor is the true one, at every blend strength (a wrong donor would merge people
+    needlessly); most strong and medium donors are found, and weak blends (alpha 0.35), whose
+    own faces still look like their target, get theirs only from the rebuild."""
     catalog = graph["catalog"]
     by_path = graph["truth"]["videos"]
     videos = catalog.read("videos").select("source", "video_id", "rel_path", "status", "label")
@@ -142,7 +144,8 @@ def test_donors_inferred_from_faces_agree_with_the_truth(graph):
     )
     ok_fakes = videos.filter((pl.col("label") == "FAKE") & (pl.col("status") == "ok"))
     assert table.height == ok_fakes.height == table.select("source", "video_id").n_unique()
-    assert set(table["donor_source"].unique()) <= {"embedding", "none"}  # DFDC names none
+    # DFDC names none
+    assert set(table["donor_source"].unique()) <= {"embedding", "residual", "none"}
     by_alpha = collections.defaultdict(lambda: {"n": 0, "found": 0, "right": 0})
     for r in table.to_dicts():
         entry = by_path[r["rel_path"]]
@@ -156,10 +159,18 @@ def test_donors_inferred_from_faces_agree_with_the_truth(graph):
         if r["donor_actor_id"] is not None:
             tally["found"] += 1
             tally["right"] += identity_of.get(r["donor_actor_id"]) == entry["donor_identity"]
-    strong, weak = by_alpha[0.9], by_alpha[0.35]
+    strong, medium, weak = by_alpha[0.9], by_alpha[0.6], by_alpha[0.35]
     assert strong["n"] >= 10 and weak["n"] >= 10
-    assert strong["right"] == strong["found"] >= 0.66 * strong["n"], dict(by_alpha)
-    assert weak["found"] == 0, dict(by_alpha)
+    assert all(t["right"] == t["found"] for t in by_alpha.values()), dict(by_alpha)
+    assert strong["found"] >= 0.66 * strong["n"], dict(by_alpha)
+    assert medium["found"] >= 0.66 * medium["n"], dict(by_alpha)
+    assert weak["found"] >= 0.4 * weak["n"], dict(by_alpha)  # 7 of 12 on the demo
+    weak_sources = {
+        r["donor_source"]
+        for r in table.to_dicts()
+        if r["donor_actor_id"] and by_path[r["rel_path"]].get("alpha") == 0.35
+    }
+    assert weak_sources <= {"residual"}
 
 
 def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):

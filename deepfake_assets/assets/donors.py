@@ -1,17 +1,76 @@
-"""Whose faces a fake shows: its target and its donor, over every source (`fake_identities`).
+"""Whose faces a fake shows: the rebuilt donor faces per source (`fake_residuals`) and, over
+every source, each fake's target and donor (`fake_identities`).
 
-The matching lives in `identity/donors.py`; this asset reads the catalog, calls it, writes the
-table and shows what it found.
+The matching lives in `identity/donors.py`, the rebuild in `identity/residual.py`, the picture
+in `identity/figures.py`; these assets read the catalog, call them and write the tables.
 """
 
 import dagster as dg
-import numpy as np
-import polars as pl
 
 from deepfake_assets.assets import metadata as md
-from deepfake_assets.jobs import DATASET
-from deepfake_assets.media.images import ImageIOError, read_png
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.jobs import DATASET, PER_SOURCE
+from deepfake_assets.partitions import source_partitions
+from deepfake_assets.resources import ComputeResource, DataDirResource
+
+
+class ResidualConfig(dg.Config):
+    """`enabled`: rebuild donor faces from fake - original (off: no `residual` donors);
+    `weights_path`: the facenet .pt file `face_embeddings` used, when it used one."""
+
+    enabled: bool = True
+    weights_path: str | None = None  # None: as `face_embeddings` (env / cache)
+    faces_per_track: int = 8  # crop pairs rebuilt per fake track (4 found 2 donors fewer)
+    tracks_per_task: int = 16
+
+
+@dg.asset(
+    partitions_def=source_partitions,
+    group_name="identity",
+    tags=PER_SOURCE,
+    deps=["face_embeddings"],
+    kinds={"pytorch", "parquet"},
+    owners=["team:ml-research"],
+    description=(
+        "Per fake track whose dataset does not name the donor: the donor's face rebuilt from "
+        "the fake's and its original's aligned crops (orig + gain x (fake - orig), the gain "
+        "the largest that keeps the pixels in range), embedded by the model of "
+        "`face_embeddings`. `fake_identities` matches it when the fake's own face is unclear "
+        "(`donor_source` residual). Catalog table `fake_residuals`."
+    ),
+)
+def fake_residuals(
+    context: dg.AssetExecutionContext,
+    config: ResidualConfig,
+    data: DataDirResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
+    from deepfake_assets.identity import residual
+
+    source = context.partition_key
+    catalog = data.catalog()
+    embeddings = data.require("embeddings", source, writer="face_embeddings")
+    model = embeddings["model"][0] if embeddings.height else None
+    videos, faces = catalog.read("videos", source), catalog.read("faces", source)
+    todo = residual.fakes_to_rebuild(videos) if config.enabled else videos.head(0)
+    pairs = residual.residual_pairs(faces, todo, config.faces_per_track)
+    executor = compute.executor(0, compute.threads_per_worker)
+    try:
+        table = residual.rebuild_all(
+            executor, source, model, config.weights_path, data.path(), pairs,
+            config.tracks_per_task, context.log.info,
+        )  # fmt: skip
+    finally:
+        executor.close()
+    catalog.write("fake_residuals", table, source)
+    return dg.MaterializeResult(
+        metadata={
+            "enabled": config.enabled,
+            "num_tracks": table.height,
+            "tracks_by_reason": md.counts(table, "reason"),
+            "gain_median": float(table["gain"].median() or 0.0) if table.height else None,
+            "model": model,
+        }
+    )
 
 
 class FakeIdentityConfig(dg.Config):
@@ -21,151 +80,59 @@ class FakeIdentityConfig(dg.Config):
     min_margin: float | None = None
 
 
-def _fakes(videos: pl.DataFrame) -> pl.DataFrame:
-    for col in ("donor_hint", "orphan_fake"):
-        if col not in videos.columns:  # catalogs written before donor hints
-            videos = videos.with_columns(pl.lit(None, pl.Utf8).alias(col))
-    return videos.filter((pl.col("label") == "FAKE") & (pl.col("status") == "ok")).select(
-        "source",
-        "video_id",
-        "original_video_id",
-        pl.col("orphan_fake").cast(pl.Boolean).fill_null(False),
-        "actor_hint",
-        "donor_hint",
-    )
-
-
-def _first_faces(faces: pl.DataFrame) -> pl.DataFrame:
-    """The first crop of every (source, video, track)."""
-    return faces.group_by("source", "video_id", "track").agg(
-        pl.col("crop_160").sort_by("frame_index").first()
-    )
-
-
-def donors_picture(identities: pl.DataFrame, video_actors, faces, data_dir, n: int = 6):
-    """A few fakes, each beside a real face of its target and of its donor."""
-    from deepfake_assets.faces.figures import grid
-
-    firsts = _first_faces(faces)
-    real = video_actors.filter((pl.col("label") == "REAL") & pl.col("actor_id").is_not_null())
-    actor_face = (
-        real.join(
-            firsts,
-            left_on=["source", "video_id", "main_track"],
-            right_on=["source", "video_id", "track"],
-        )
-        .sort("source", "video_id")
-        .unique("actor_id", keep="first")
-    )
-    face_of = dict(zip(actor_face["actor_id"], actor_face["crop_160"], strict=True))
-    fake_face = (
-        firsts.sort("track")
-        .unique(["source", "video_id"], keep="first")
-        .select("source", "video_id", pl.col("crop_160").alias("fake_crop"))
-    )
-    shown = (
-        identities.filter(pl.col("donor_actor_id").is_not_null())
-        .join(fake_face, on=["source", "video_id"])
-        .filter(
-            pl.col("target_actor_id").is_in(list(face_of))
-            & pl.col("donor_actor_id").is_in(list(face_of))
-        )
-        .sort(["donor_source", "source", "video_id"])
-        .head(n)
-    )
-    rows, labels = [], []
-    for r in shown.to_dicts():
-        try:
-            tiles = [
-                read_png(data_dir / p)
-                for p in (
-                    r["fake_crop"],
-                    face_of[r["target_actor_id"]],
-                    face_of[r["donor_actor_id"]],
-                )
-            ]
-        except ImageIOError:
-            continue
-        rows.append(tiles)
-        labels.append(f"{r['donor_source']} {r['video_id']}")
-    return grid(rows, labels, label_width=170) if rows else None
-
-
 @dg.asset(
     group_name="identity",
     tags=DATASET,
-    deps=["actor_clusters", "face_embeddings"],
+    deps=["actor_clusters", "face_embeddings", "fake_residuals"],
     kinds={"python", "parquet"},
     owners=["team:ml-research"],
     description=(
         "One row per fake video over every source: its target (the original's actor, or the "
         "target its file name gives when the original is missing, or a pseudo-actor of its "
         "own) and its donor, the person whose face it shows: from the dataset's names "
-        "(`donor_source` metadata) or from its face (embedding: the fake's track moved away "
-        "from its target towards one actor by a margin; thresholds measured on the demo), with "
-        "the distances. Catalog table `fake_identities`."
+        "(`donor_source` metadata), from its face (embedding: the fake's track moved away "
+        "from its target towards one actor by a margin; thresholds measured on the demo) or "
+        "from its donor's face rebuilt from fake - original (residual), with the distances. "
+        "Catalog table `fake_identities`."
     ),
 )
 def fake_identities(
     context: dg.AssetExecutionContext, config: FakeIdentityConfig, data: DataDirResource
 ) -> dg.MaterializeResult:
     from deepfake_assets.identity import donors
+    from deepfake_assets.identity.figures import donors_picture
+    from deepfake_assets.identity.residual import residual_means
 
     catalog = data.catalog()
     video_actors = catalog.read("video_actors")
     if video_actors.is_empty():
         raise dg.Failure("no actors yet: materialise `actor_clusters` first")
     embeddings = catalog.read("embeddings")
-    fake_embeddings = catalog.read("fake_embeddings")
+    fake_embeddings, rebuilt = catalog.read("fake_embeddings"), catalog.read("fake_residuals")
+    mismatch = donors.model_mismatch(embeddings, fake_embeddings, rebuilt)
+    if mismatch:
+        raise dg.Failure(mismatch)
     model = embeddings["model"][0] if embeddings.height else None
-    if fake_embeddings.height and set(fake_embeddings["model"].unique()) != {model}:
-        raise dg.Failure(
-            "fake_embeddings and embeddings come from different models: re-materialise "
-            "`face_embeddings` of every source"
-        )
     params = donors.default_donor_params(
         model, min_target_shift=config.min_target_shift, min_margin=config.min_margin
     )
-    fakes = _fakes(catalog.read("videos"))
-    orphans = fakes.filter(pl.col("orphan_fake")).select("source", "video_id")
-    means = donors.track_means(fake_embeddings)
-    if embeddings.height and orphans.height:
-        means.update(donors.track_means(embeddings.join(orphans, on=["source", "video_id"])))
-    centroids = donors.actor_centroids(embeddings, video_actors)
-    table = donors.fake_identities(fakes, video_actors, centroids, means, params, model)
+    table = donors.identities_from_tables(
+        catalog.read("videos"), video_actors, embeddings, fake_embeddings,
+        residual_means(rebuilt), params,
+    )  # fmt: skip
     catalog.write("fake_identities", table)
-
-    with_donor = table.filter(pl.col("donor_actor_id").is_not_null())
-    considered = table.filter(pl.col("margin").is_not_null())
     metadata = {
-        "num_fakes": table.height,
-        "num_with_donor": with_donor.height,
-        "num_orphan_fakes": int(table["orphan_fake"].sum()) if table.height else 0,
-        "donors_by_source": md.counts(table, "source", "donor_source"),
-        "targets_by_origin": md.counts(table, "target_from"),
+        **donors.identities_summary(table),
         "model": model,
         "min_target_shift": params.min_target_shift,
         "min_margin": params.min_margin,
-        "face_matched_fakes": considered.height,
-        "face_matches_refused": considered.filter(pl.col("donor_source") == "none").height,
-        # where a dataset names donors, how often the face match found the same person
-        "face_agrees_with_names": md.counts(
-            table.filter(pl.col("face_agrees").is_not_null()), "source", "face_agrees"
-        ),
         "fake_identities": md.table(table, limit=30),
     }
-    if considered.height:
-        metadata["target_distance_median"] = float(
-            np.median(considered["target_distance"].to_numpy())
-        )
     picture = donors_picture(table, video_actors, catalog.read("faces"), data.path())
     if picture is not None:
         metadata["fakes_target_donor"] = dg.MetadataValue.md(
             "fake | target's real face | donor's real face\n\n"
             + md.png_markdown(picture, "fakes, targets and donors")
         )
-    context.log.info(
-        f"{with_donor.height} of {table.height} fakes have a donor "
-        f"({md.counts(table, 'donor_source')})"
-    )
+    context.log.info(f"{metadata['num_with_donor']} of {table.height} fakes have a donor")
     return dg.MaterializeResult(metadata=metadata)

@@ -209,3 +209,54 @@ def _in_turn(lists: list[list], n: int) -> list:
         out += [items[depth] for items in lists if depth < len(items)][: n - len(out)]
         depth += 1
     return out
+
+
+def donors_picture(
+    identities: pl.DataFrame,
+    video_actors: pl.DataFrame,
+    faces: pl.DataFrame,
+    data_dir: Path,
+    n: int = 6,
+) -> np.ndarray | None:
+    """A few fakes, each beside a real face of its target and of its donor (found donors only,
+    rebuilt-face donors first: they are the ones a reader should check by eye)."""
+    from deepfake_assets.media.images import ImageIOError
+
+    firsts = faces.group_by("source", "video_id", "track").agg(
+        pl.col("crop_160").sort_by("frame_index").first()
+    )
+    real = video_actors.filter((pl.col("label") == "REAL") & pl.col("actor_id").is_not_null())
+    actor_face = (
+        real.join(
+            firsts,
+            left_on=["source", "video_id", "main_track"],
+            right_on=["source", "video_id", "track"],
+        )
+        .sort("source", "video_id")
+        .unique("actor_id", keep="first")
+    )
+    face_of = dict(zip(actor_face["actor_id"], actor_face["crop_160"], strict=True))
+    fake_face = (
+        firsts.sort("track")
+        .unique(["source", "video_id"], keep="first")
+        .select("source", "video_id", pl.col("crop_160").alias("fake_crop"))
+    )
+    shown = (
+        identities.filter(pl.col("donor_actor_id").is_not_null())
+        .join(fake_face, on=["source", "video_id"])
+        .filter(
+            pl.col("target_actor_id").is_in(list(face_of))
+            & pl.col("donor_actor_id").is_in(list(face_of))
+        )
+        .sort(pl.col("donor_source") != "residual", "donor_source", "source", "video_id")
+        .head(n)
+    )
+    rows, labels = [], []
+    for r in shown.to_dicts():
+        paths = (r["fake_crop"], face_of[r["target_actor_id"]], face_of[r["donor_actor_id"]])
+        try:
+            rows.append([read_png(data_dir / p) for p in paths])
+        except (ImageIOError, OSError):  # a crop deleted since: the picture shows the others
+            continue
+        labels.append(f"{r['donor_source']} {r['video_id']}")
+    return grid(rows, labels, label_width=170) if rows else None

@@ -9,6 +9,10 @@ its fakes). Edges say "this person's face is in this family":
 - ``second``: the second person of a two-person real video (``second_actor_id``; its fakes
   inherit it), whose face is exported too;
 - ``donor``: for a face-swap fake, the person whose face was pasted (``donor_actor_id``).
+  A donor with no face of its own among the faces given (a ``person:`` the dataset names
+  but whose videos are not here, or whose faces went to another split before folding) is
+  always an edge, even without donor edges: it has no group of its own to be placed with,
+  so, as an actor's faces do, it ties together the families where its face appears.
 
 A connected component of this graph holds every face of every person in it, so placing whole
 components never shows one person on two sides. Donor edges make components large when swaps are
@@ -81,15 +85,20 @@ def _key(col: str) -> pl.Expr:
 def identity_edges(df: pl.DataFrame, *, donors: bool) -> pl.DataFrame:
     """Distinct (``_actor_key``, ``_family``, kind) edges of the faces in `df` (needs the
     internal columns of `groups.prepare_faces`, and optionally ``second_actor_id`` and
-    ``donor_actor_id``)."""
+    ``donor_actor_id``). Without `donors`, only the donors with no face in `df` are edges."""
     parts = [df.select("_actor_key", "_family", pl.lit("main").alias("kind"))]
-    for col, kind, wanted in (
-        ("second_actor_id", "second", True),
-        ("donor_actor_id", "donor", donors),
-    ):
-        if wanted and col in df.columns:
-            linked = df.filter(pl.col(col).is_not_null())
-            parts.append(linked.select(_key(col), "_family", pl.lit(kind).alias("kind")))
+    for col, kind in (("second_actor_id", "second"), ("donor_actor_id", "donor")):
+        if col not in df.columns:
+            continue
+        linked = df.filter(pl.col(col).is_not_null()).select(
+            _key(col), "_family", pl.lit(kind).alias("kind")
+        )
+        if kind == "donor" and not donors:
+            # a donor with no face of its own here (a `person:` the dataset names, or an actor
+            # whose faces are elsewhere) has no group to be placed with: its fakes' families
+            # are tied by it as an actor's faces tie theirs, else they could land apart
+            linked = linked.join(df.select("_actor_key").unique(), on="_actor_key", how="anti")
+        parts.append(linked)
     return pl.concat(parts).unique()
 
 
@@ -165,7 +174,8 @@ BRIDGE_SCHEMA = {
 def bridging_fakes(df: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
     """Fake videos whose donor's group (in `nodes`, components without donor edges) differs from
     their own: ``_video``, source, video_id, donor_actor_id, group_id (the fake's), donor_group,
-    n_faces, test_only. Donors with no faces in `df` cannot leak and are not listed."""
+    n_faces, test_only. A donor with no faces in `df` is in its fakes' group (`identity_edges`
+    ties them), so its fakes are never bridges."""
     schema = BRIDGE_SCHEMA
     if "donor_actor_id" not in df.columns:
         return pl.DataFrame(schema=schema)

@@ -419,7 +419,10 @@ def test_batched_matches_equal_the_match_fake_by_fake_across_batches() -> None:
     for got, m, target in zip(batched, vectors, targets, strict=True):
         candidate, similarity, margin, accepted = _reference_match(m, target, ids, c32, PARAMS)
         assert got.candidate == candidate
-        assert got.similarity == pytest.approx(similarity, abs=1e-6)
-        assert got.margin == pytest.approx(margin, abs=1e-6)
-        assert got.accepted == accepted or abs(margin - PARAMS.min_margin) < 1e-6
-    assert match_donor(vectors[0], targets[0], centroids, PARAMS) == batched[0]
+        # the products run in float32: ~1e-6 of the float64 reference
+        assert got.similarity == pytest.approx(similarity, abs=1e-5)
+        assert got.margin == pytest.approx(margin, abs=1e-5)
+        assert got.accepted == accepted or abs(margin - PARAMS.min_margin) < 1e-5
+    alone = match_donor(vectors[0], targets[0], centroids, PARAMS)
+    assert alone.candidate == batched[0].candidate and alone.accepted == batched[0].accepted
+    assert alone.margin == pytest.approx(batched[0].margin, abs=1e-5)

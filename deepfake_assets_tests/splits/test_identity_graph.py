@@ -242,10 +242,36 @@ def test_folds_keep_every_person_in_one_fold() -> None:
 def test_bridging_fakes_lists_donors_in_other_groups_only() -> None:
     rows = real("p0", "v0") + real("p1", "v1") + fake("v0", "v0_f", "p1")
     rows += fake("v1", "v1_f", "p1")  # donor == target: no bridge
-    rows += fake("v1", "v1_g", "nobody")  # a donor with no faces here cannot leak
+    rows += fake("v1", "v1_g", "nobody")  # a donor with no faces here: tied to v1, no bridge
     df, nodes = with_groups(label_faces(table(rows)), donor_edges=False)
     br = bridging_fakes(df, nodes)
     assert br["video_id"].to_list() == ["v0_f"]
     assert br["n_faces"].to_list() == [10]
     grouped, _ = with_groups(label_faces(table(rows)), donor_edges=True)
     assert grouped["group_id"].n_unique() == 1
+
+
+def faceless_donor(n_targets: int) -> pl.DataFrame:
+    """A chain of swaps (dense enough to force drop_bridging) plus one person the dataset names
+    as a donor (`person:s:x`, FF++/Celeb-DF style) who has no face of their own here, pasted
+    into fakes of `n_targets` different people."""
+    rows = swap_chain(30).to_dicts()
+    for a in range(0, 3 * n_targets, 3):
+        rows += fake(f"v{a}", f"v{a}_x", "person:s:x", 4)
+    return table(rows)
+
+
+def test_a_donor_without_faces_keeps_its_fakes_in_one_fold_and_one_split() -> None:
+    """Regression: a named donor with no face in the catalog had no group of its own, so under
+    drop_bridging its fakes were never bridges and landed in several folds of level 1 (the
+    person's face on both sides; `no_identity_leakage` failed at scale). Such a donor links
+    its fakes' families as an actor's faces link theirs."""
+    faces = faceless_donor(8)
+    folds = quiet(assign_folds, faces, seed=0)
+    assert folds.donors_used == "drop_bridging"
+    assert identities_in_two_folds(folds.faces).is_empty(), identities_in_two_folds(folds.faces)
+    res = quiet(assign_splits, faces, seed=0, donors="drop_bridging")
+    assert identities_in_two_splits(res.faces).is_empty(), identities_in_two_splits(res.faces)
+    # the donor's fakes are kept together (not all dropped): one place for person:s:x
+    kept = res.faces.filter(pl.col("donor_actor_id") == "person:s:x")
+    assert kept["split"].n_unique() == 1 and kept.height >= 4
