@@ -74,7 +74,7 @@ class FileCheckResult:
         }
 
 
-def png_structure_problem(path: Path) -> tuple[str | None, tuple[int, int, int]]:
+def png_structure_problem(path: Path | str) -> tuple[str | None, tuple[int, int, int]]:
     """What is wrong with the file's PNG frame (None: nothing), and its (size, mtime_ns, ino)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -172,47 +172,48 @@ def verify_files(
         .unique("path", keep="first", maintain_order=True)
     )
     problems: list[str] = []
-    sizes = np.zeros(n, np.int64)
-    mtimes = np.zeros(n, np.int64)
-    inodes = np.zeros(n, np.int64)
-    structure_ok = np.zeros(n, bool)
-    still_cached = np.zeros(n, bool)
+    full = (pl.lit(f"{os.fspath(data_dir).rstrip('/')}/") + pl.col("path")).alias("full")
+    columns = known.select(full, "size", "mtime_ns", "ino")
 
-    def check_chunk(lo: int) -> list[tuple[int, str | None, tuple[int, int, int], bool]]:
-        part = known.slice(lo, _CHUNK).iter_rows()
-        out = []
-        for i, (rel, size, mtime, ino) in enumerate(part):
+    def check_chunk(lo: int) -> tuple[int, np.ndarray, list[tuple[int, str]]]:
+        """Per file of the chunk: (size, mtime, ino, structure ok, still cached); problems."""
+        part = columns.slice(lo, _CHUNK)
+        out = np.zeros((part.height, 5), np.int64)
+        bad: list[tuple[int, str]] = []
+        for i, (full, size, mtime, ino) in enumerate(part.iter_rows()):
             if size is not None:
                 # verified before: one stat says whether it is still the file that decoded
                 try:
-                    st = os.stat(data_dir / rel)
-                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
-                    if key == (size, mtime, ino) and stat.S_ISREG(st.st_mode):
-                        out.append((lo + i, None, key, True))
+                    st = os.stat(full)
+                    if (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime, ino) and (
+                        stat.S_ISREG(st.st_mode)
+                    ):
+                        out[i] = (size, mtime, ino, 1, 1)
                         continue
                 except OSError:
                     pass
-            out.append((lo + i, *png_structure_problem(data_dir / rel), False))
-        return out
+            problem, key = png_structure_problem(full)
+            out[i, :3] = key
+            if problem is None:
+                out[i, 3] = 1
+            else:
+                bad.append((lo + i, problem))
+        return lo, out, bad
 
+    found = np.zeros((n, 5), np.int64)
     with ThreadPoolExecutor(max_workers=params.threads) as pool:
-        for rows in pool.map(check_chunk, range(0, n, _CHUNK)):
-            for i, problem, (size, mtime, ino), cached_now in rows:
-                sizes[i], mtimes[i], inodes[i] = size, mtime, ino
-                still_cached[i] = cached_now
-                if problem is None:
-                    structure_ok[i] = True
-                else:
-                    problems.append(f"{paths[i]}: {problem}")
-
+        for lo, out, bad in pool.map(check_chunk, range(0, n, _CHUNK)):
+            found[lo : lo + len(out)] = out
+            problems += [f"{paths[i]}: {problem}" for i, problem in bad]
+    structure_ok = found[:, 3].astype(bool)
     keys = pl.DataFrame(
         {
             "path": paths,
-            "size": sizes,
-            "mtime_ns": mtimes,
-            "ino": inodes,
+            "size": found[:, 0],
+            "mtime_ns": found[:, 1],
+            "ino": found[:, 2],
             "ok": structure_ok,
-            "cached": still_cached,
+            "cached": found[:, 4].astype(bool),
         }
     ).with_row_index("i")
     cached = keys.filter(pl.col("cached"))

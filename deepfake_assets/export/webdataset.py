@@ -81,10 +81,11 @@ def write_shards(
             .sort("source", "video_id", "frame_index", "track")
             .sample(fraction=1.0, shuffle=True, seed=seed)
         )
-        rows = part.select(image_column, *JSON_COLUMNS).to_dicts()
+        table = part.select(image_column, *JSON_COLUMNS)
         (root / split).mkdir(parents=True, exist_ok=True)
         names = []
-        for n, start in enumerate(range(0, len(rows), shard_size)):
+        # one shard's rows as Python objects at a time, not the whole split's
+        for n, start in enumerate(range(0, table.height, shard_size)):
             name = f"{split}/{split}-{n:06d}.tar"
             batch = [
                 (
@@ -92,18 +93,18 @@ def write_shards(
                     export_dir / r[image_column],
                     {c: r[c] for c in JSON_COLUMNS},
                 )
-                for r in rows[start : start + shard_size]
+                for r in table.slice(start, shard_size).iter_rows(named=True)
             ]
             _write_shard(root / name, batch)
             names.append(name)
         write_bytes_atomic(root / f"{split}.txt", ("\n".join(names) + "\n").encode())
         shards[split] = names
-        samples[split] = len(rows)
+        samples[split] = table.height
         last = len(names) - 1
         patterns[split] = {
             "pattern": f"{split}/{split}-{{000000..{last:06d}}}.tar",
             "shards": len(names),
-            "samples": len(rows),
+            "samples": table.height,
         }
     write_bytes_atomic(root / "shards.json", json.dumps(patterns, indent=1).encode())
     return WdsSummary(folder="wds", shards=shards, samples=samples)

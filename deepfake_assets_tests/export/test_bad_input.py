@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,11 +20,6 @@ def _face_299() -> np.ndarray:
     """scikit-image's astronaut, cropped around her face and resized like a 299 margin crop."""
     face = data.astronaut()[0:260, 120:380]
     return cv2.resize(face, (299, 299), interpolation=cv2.INTER_AREA)
-
-
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.link(src, dst)
 
 
 def test_landmarks_68_on_a_real_face():
@@ -52,7 +46,7 @@ def test_an_unreadable_crop_is_recorded_and_the_rest_exported(tmp_path):
         },
         schema_overrides={"mask_path": pl.Utf8, "method": pl.Utf8},
     )
-    summary = write_deepfakebench(info, tmp_path, DeepfakeBenchOptions(name="tiny"), _link)
+    summary = write_deepfakebench(info, tmp_path, DeepfakeBenchOptions(name="tiny"))
     assert len(summary.landmark_failures) == 1 and "000009" in summary.landmark_failures[0]
     root = tmp_path / "deepfakebench" / "tiny"
     assert np.load(root / "s/real/landmarks/v1/000003.npy").shape == (68, 2)
