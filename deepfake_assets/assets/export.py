@@ -8,6 +8,7 @@ video_subset.py); this asset only chooses them from `ExportConfig.formats`.
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +28,7 @@ from deepfake_assets.export.info import (
     info_table,
     unresolved_rows,
 )
-from deepfake_assets.export.linking import link_tree
+from deepfake_assets.export.linking import link_tree, remove_abandoned_trash, remove_in_background
 from deepfake_assets.export.video_subset import write_video_subset
 from deepfake_assets.export.webdataset import write_shards
 from deepfake_assets.jobs import DATASET
@@ -44,7 +45,7 @@ def _remove_abandoned_builds(data_dir: Path) -> int:
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
-    return removed
+    return removed + remove_abandoned_trash(data_dir, pid_alive)
 
 
 def _build(
@@ -149,11 +150,12 @@ def exported_dataset(
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    previous = data_dir / f".export.{os.getpid()}.previous"
+    previous = data_dir / f".export.{os.getpid()}.{uuid.uuid4().hex[:8]}.previous"
     if out.exists():
         os.replace(out, previous)
     os.replace(building, out)
-    shutil.rmtree(previous, ignore_errors=True)
+    if previous.exists():
+        remove_in_background(previous)
     summary = info.group_by("source", "split", "label").len().sort("source", "split", "label")
     return dg.MaterializeResult(
         metadata={

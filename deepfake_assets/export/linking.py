@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -102,3 +104,43 @@ def link_many(src: Path, dst: pl.Series, threads: int = THREADS, max_links: int 
     finally:
         for copy in copies:
             os.unlink(copy)
+
+
+TRASH_PREFIX = ".trash.export."
+_DELETER = (
+    "import os, shutil, sys\n"
+    "trash = os.path.join(os.path.dirname(sys.argv[1]), f'{sys.argv[2]}{os.getpid()}')\n"
+    "os.replace(sys.argv[1], trash)\n"
+    "shutil.rmtree(trash, ignore_errors=True)\n"
+)
+
+
+def remove_in_background(folder: Path) -> int:
+    """Delete a replaced export in a process of its own; returns its pid.
+
+    Unlinking an old export's millions of links cost more than building the new one (at 100k
+    faces, 450k unlinks and 44k rmdirs took 125 s on this machine's busy disk against 18 s for
+    the build), and nothing waits for that space. The deleter first renames the folder to
+    `.trash.export.<its pid>`, so `remove_abandoned_trash` can tell a live deletion from one
+    whose process died.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DELETER, str(folder), TRASH_PREFIX],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # not in the run's process group: a finished run leaves it be
+    )
+    return proc.pid
+
+
+def remove_abandoned_trash(data_dir: Path, alive) -> int:
+    """Delete `.trash.export.<pid>` folders whose deleter is gone (`alive(pid)` False)."""
+    removed = 0
+    for folder in data_dir.glob(f"{TRASH_PREFIX}*"):
+        pid = folder.name.removeprefix(TRASH_PREFIX)
+        if pid.isdigit() and alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed

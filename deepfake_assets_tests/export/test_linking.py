@@ -6,7 +6,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from deepfake_assets.export.linking import absolute, link_many, link_pairs, link_tree
+from deepfake_assets.export.linking import (
+    TRASH_PREFIX,
+    absolute,
+    link_many,
+    link_pairs,
+    link_tree,
+    remove_abandoned_trash,
+    remove_in_background,
+)
 
 
 def test_link_tree_links_every_path_once_into_new_folders(tmp_path):
@@ -42,3 +50,20 @@ def test_link_pairs_makes_nested_folders_and_refuses_unequal_lengths(tmp_path):
     assert all(os.path.samefile(src, p) for p in dst.to_list())
     with pytest.raises(ValueError):
         link_pairs(pl.Series([str(src)]), dst)
+
+
+def test_an_old_export_is_removed_by_a_process_of_its_own(tmp_path):
+    old = tmp_path / ".export.1.previous"
+    link_tree(tmp_path / "src", old, pl.Series([]), threads=1)
+    (old / "faces/v").mkdir(parents=True)
+    (old / "faces/v/a.png").write_bytes(b"a")
+    pid = remove_in_background(old)
+    os.waitpid(pid, 0)  # our child: reaped here, so no zombie stays behind
+    assert not old.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_trash_whose_deleter_died_is_removed_and_a_live_one_kept(tmp_path):
+    for pid in (11, 22):
+        (tmp_path / f"{TRASH_PREFIX}{pid}" / "faces").mkdir(parents=True)
+    assert remove_abandoned_trash(tmp_path, alive=lambda pid: pid == 22) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f"{TRASH_PREFIX}22"]
