@@ -94,3 +94,32 @@ def test_a_test_video_gone_from_disk_is_recorded(tmp_path):
     table = pl.read_csv(out / "test_videos.csv")
     assert table["video_id"].to_list() == ["a"]
     assert os.path.samefile(out / table["path"][0], there)
+
+
+def test_webdataset_shards_are_the_bytes_tarfile_writes(tmp_path):
+    """The shard writer builds ustar headers from a template; the archive must be what
+    `tarfile` itself writes, including a name too long for ustar's name field."""
+    import io
+    import tarfile
+
+    from deepfake_assets.export.webdataset import _write_shard
+
+    images = []
+    for i, size in enumerate((0, 1, 511, 512, 513, 3000)):
+        image = tmp_path / f"{i}.png"
+        image.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        images.append(image)
+    keys = [f"src__v{i}__00000{i}_0" for i in range(5)] + ["s" * 80 + "/" + "k" * 60]
+    samples = [(k, img, {"i": i}) for i, (k, img) in enumerate(zip(keys, images, strict=True))]
+    _write_shard(tmp_path / "ours.tar", samples)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for key, image, meta in samples:
+            for name, data in (
+                (f"{key}.png", image.read_bytes()),
+                (f"{key}.json", json.dumps(meta).encode()),
+            ):
+                member = tarfile.TarInfo(name)
+                member.size, member.mode, member.mtime = len(data), 0o644, 0
+                tar.addfile(member, io.BytesIO(data))
+    assert (tmp_path / "ours.tar").read_bytes() == buf.getvalue()
