@@ -575,8 +575,10 @@ def bench(n_faces: int, keep: bool) -> dict:
         "peak_rss_gib": max((s["peak_rss_gib"] for s in stages), default=None),
     }
     print(f"  build_dataset (its steps in one process): {total}", flush=True)
-    if not keep:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not keep:  # millions of links take minutes to unlink: results are written first
+        from deepfake_assets.export.linking import remove_in_background
+
+        remove_in_background(tmp)
     return {
         "faces": n_faces,
         "catalog": counts,
