@@ -12,17 +12,20 @@ actor, 4 embeddings per fake track drawn towards its donor, SSIM per fake face. 
 paths are hard links to four placeholder PNGs (real PNGs of the real sizes), so the export and
 the file check touch one directory entry per file as they would on real data.
 
-Then every stage runs in its own process, as Dagster's multiprocess executor runs steps:
-`duplicate_groups`, `actor_clusters`, `fake_identities`, `fake_groups`' level grouping (the pure
-part of that per-source asset: per-video statistics and levels), `fold_splits`, its checks,
-`exported_dataset` and `crop_and_mask_files_decode` (cold, then again with its verdicts cached).
-Wall time and peak RSS (the child's VmHWM) per stage are printed and written to
+Then the stages run one after the other in one fresh process, as the CLI's run worker runs
+`build_dataset` (`execution: in_process`): `duplicate_groups`, `actor_clusters`,
+`fake_identities`, `fake_groups`' level grouping (the pure part of that per-source asset:
+per-video statistics and levels), `fold_splits`, its checks, `exported_dataset` (every format,
+DeepfakeBench landmarks off) and its checks (cold, then again with the file verdicts cached);
+then DeepfakeBench landmarks of 2,000 crops, cold and cached. Wall time and peak RSS (VmHWM,
+reset before each stage) per stage are printed and written to
 `benchmarks/results/scale_bench.json` with the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -416,9 +419,15 @@ def run_stage(data_dir: Path, stage: str) -> dict:
         selection = dg.AssetSelection.assets(name)
         if name in ("fold_splits", "exported_dataset"):
             selection = selection.without_checks()
+    # DeepfakeBench landmarks off in the export step: computed once per crop, they cost
+    # 12+ ms per crop per core (measured by `landmark_rate`); every other format on
+    export_config = {"deepfakebench_landmarks": False}
     result = dg.materialize(
         every,
         selection=selection,
+        run_config={"ops": {"exported_dataset": {"config": export_config}}}
+        if name == "exported_dataset"
+        else None,
         resources={**(defs.resources or {}), "data": DataDirResource(data_dir=str(data_dir))},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -427,44 +436,95 @@ def run_stage(data_dir: Path, stage: str) -> dict:
     return {"ok": result.success, "checks": checks}
 
 
-def _child(data_dir: Path, stage: str) -> tuple[dict, float, float, tuple]:
-    """Run one stage in a fresh process; its wall time and peak RSS (GiB)."""
-    load = os.getloadavg()
+def _reset_peak() -> None:
+    """Start this process's VmHWM afresh (Linux: `5` to clear_refs), so each step's peak is
+    its own although the steps share one process."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _vm_hwm_gib() -> float:
+    status = Path("/proc/self/status").read_text()
+    kib = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1])
+    return round(kib / 2**20, 2)
+
+
+def run_job(data_dir: Path) -> None:
+    """Every stage one after the other in this process, as the CLI's run worker runs
+    `build_dataset` (`execution: in_process`); one JSON line per stage."""
+    for stage in STAGES:
+        _reset_peak()
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        info = run_stage(data_dir, stage)
+        info.update(
+            stage=stage,
+            seconds=round(time.perf_counter() - start, 1),
+            peak_rss_gib=_vm_hwm_gib(),
+            load_1min_at_start=round(load, 1),
+        )
+        print(json.dumps(info), flush=True)
+    _reset_peak()
+    print(json.dumps({"stage": "landmarks", **landmark_rate(data_dir)}), flush=True)
+
+
+def landmark_rate(data_dir: Path, n: int = 2_000) -> dict:
+    """DeepfakeBench landmarks of `n` exported 299 crops on this machine's cores, cold and
+    then from the cache (the export step itself runs with them off: see README)."""
+    from deepfake_assets.compute import LocalExecutor
+    from deepfake_assets.export.landmark_cache import LandmarkOptions, crop_landmarks
+
+    export = data_dir / "export"
+    rels = pl.read_parquet(export / "info.parquet", columns=["path_299"])["path_299"].head(n)
+    out = {}
+    for label in ("cold", "cached"):
+        executor = LocalExecutor(os.cpu_count() or 1)
+        start = time.perf_counter()
+        result = crop_landmarks(export, rels, data_dir, LandmarkOptions(), executor)
+        executor.close()
+        seconds = time.perf_counter() - start
+        out[f"{label}_crops_per_s"] = round(rels.len() / seconds, 1)
+        out[f"{label}_computed"] = result.computed
+    out["crops"] = rels.len()
+    out["workers"] = os.cpu_count()
+    return out
+
+
+def _job_child(data_dir: Path) -> tuple[list[dict], dict, float]:
+    """The job's stages in one fresh process: per-stage records, landmarks, wall seconds."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--stage", stage, "--data-dir", str(data_dir)],
+    proc = subprocess.run(
+        [sys.executable, __file__, "--job", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(data_dir / "dh")},
+        check=False,
     )
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    lines = out.decode().strip().splitlines()
-    info = json.loads(lines[-1]) if lines else {"ok": False}
-    info["ok"] = info.get("ok", False) and os.waitstatus_to_exitcode(status) == 0
-    return info, wall, usage.ru_maxrss / 2**20, load
+    records = [json.loads(ln) for ln in proc.stdout.decode().splitlines() if ln.startswith("{")]
+    landmarks = next((r for r in records if r["stage"] == "landmarks"), {})
+    stages = [r for r in records if r["stage"] != "landmarks"]
+    for r in stages:
+        r["ok"] = r.get("ok", False) and proc.returncode == 0
+    return stages, landmarks, wall
 
 
 def bench(n_faces: int, keep: bool) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f"scale{n_faces}_", dir=os.environ.get("SCALE_TMP")))
     data_dir = tmp / "data"
+    (data_dir / "dh").mkdir(parents=True)
     start = time.perf_counter()
     counts = build_catalog(data_dir, n_faces)
     counts["catalog_build_s"] = round(time.perf_counter() - start, 1)
     print(f"{n_faces:,} faces: catalog {counts}", flush=True)
-    stages = []
-    for stage in STAGES:
-        info, wall, maxrss, load = _child(data_dir, stage)
-        rss = info.pop("vm_hwm_gib", maxrss)
-        stages.append(
-            {"stage": stage, "seconds": round(wall, 1), "peak_rss_gib": round(rss, 2), **info}
-        )
+    stages, landmarks, wall = _job_child(data_dir)
+    for s in stages:
         print(
-            f"  {stage:36s} {wall:8.1f} s {rss:6.2f} GiB  ok={info['ok']} "
-            f"{info.get('checks', '')}  load {load[0]:.1f}",
+            f"  {s['stage']:36s} {s['seconds']:8.1f} s {s['peak_rss_gib']:6.2f} GiB  "
+            f"ok={s['ok']} {s.get('checks', '')}  load {s['load_1min_at_start']:.1f}",
             flush=True,
         )
+    print(f"  landmarks: {landmarks}", flush=True)
     job = [s for s in stages if s["stage"] not in ("fake_groups_levels",)]
     total = {
         "build_dataset_s": round(
@@ -472,14 +532,23 @@ def bench(n_faces: int, keep: bool) -> dict:
             1,
         ),
         "build_dataset_rerun_check_s": next(
-            s["seconds"] for s in job if s["stage"] == "crop_and_mask_files_decode_cached"
+            (s["seconds"] for s in job if s["stage"] == "crop_and_mask_files_decode_cached"), None
         ),
-        "peak_rss_gib": max(s["peak_rss_gib"] for s in stages),
+        "one_process_wall_s_with_imports_and_landmark_sample": round(wall, 1),
+        "peak_rss_gib": max((s["peak_rss_gib"] for s in stages), default=None),
     }
-    print(f"  build_dataset (sum of its steps): {total}", flush=True)
-    if not keep:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {"faces": n_faces, "catalog": counts, "stages": stages, "total": total}
+    print(f"  build_dataset (its steps in one process): {total}", flush=True)
+    if not keep:  # millions of links take minutes to unlink: results are written first
+        from deepfake_assets.export.linking import remove_in_background
+
+        remove_in_background(tmp)
+    return {
+        "faces": n_faces,
+        "catalog": counts,
+        "stages": stages,
+        "landmarks": landmarks,
+        "total": total,
+    }
 
 
 def main() -> None:
@@ -487,17 +556,12 @@ def main() -> None:
     parser.add_argument("--faces", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/scale_bench.json"))
-    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--note", default="", help="recorded with the run (machine load, ...)")
     args = parser.parse_args()
-    if args.stage:
-        info = run_stage(Path(args.data_dir), args.stage)
-        # this process's own high-water mark: ru_maxrss of a child also counts the pages of the
-        # parent it was forked from (the parent holds the catalog it built)
-        status = Path("/proc/self/status").read_text()
-        hwm_kib = int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1])
-        info["vm_hwm_gib"] = round(hwm_kib / 2**20, 2)
-        print(json.dumps(info))
+    if args.job:
+        run_job(Path(args.data_dir))
         return
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {"runs": {}}
@@ -508,6 +572,7 @@ def main() -> None:
         run["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
         run["cpus"] = os.cpu_count()
         run["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        run["note"] = args.note
         results["runs"][str(n)] = run
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=1))

@@ -158,7 +158,7 @@ def test_a_failed_export_keeps_the_previous_one_and_leaves_no_build_folder(graph
     import dagster as dg
 
     from deepfake_assets.assets.export import exported_dataset
-    from deepfake_assets.resources import DataDirResource
+    from deepfake_assets.resources import ComputeResource, DataDirResource
 
     data = graph["data"]
     abandoned = data / ".export.999999999.building"  # a run killed while exporting
@@ -170,7 +170,9 @@ def test_a_failed_export_keeps_the_previous_one_and_leaves_no_build_folder(graph
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("DEEPFAKE_DATA_DIR", str(data))
             result = dg.materialize(
-                [exported_dataset], resources={"data": DataDirResource()}, raise_on_error=False
+                [exported_dataset],
+                resources={"data": DataDirResource(), "compute": ComputeResource()},
+                raise_on_error=False,
             )
         assert not result.success
         assert not list(data.glob(".export.*")), "a build folder was left behind"

@@ -18,7 +18,7 @@ from deepfake_assets import cli
 from deepfake_assets.assets import export, splits
 from deepfake_assets.catalog import Catalog
 from deepfake_assets.media.images import write_png_atomic
-from deepfake_assets.resources import DataDirResource
+from deepfake_assets.resources import ComputeResource, DataDirResource
 
 
 def _build_catalog(data_dir: Path, sources_root: Path, names: tuple[str, ...]) -> None:
@@ -67,7 +67,7 @@ def _build_catalog(data_dir: Path, sources_root: Path, names: tuple[str, ...]) -
 def _export(data_dir: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [export.exported_dataset, export.crop_and_mask_files_decode, export.export_rows_resolve],
-        resources={"data": DataDirResource(data_dir=str(data_dir))},
+        resources={"data": DataDirResource(data_dir=str(data_dir)), "compute": ComputeResource()},
         instance=dg.DagsterInstance.get(),
         raise_on_error=False,
         # info.csv, Parquet and the card only: these hand-made catalogs have no videos to link

@@ -8,6 +8,7 @@ video_subset.py); this asset only chooses them from `ExportConfig.formats`.
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -28,20 +29,11 @@ from deepfake_assets.export.info import (
     info_table,
     unresolved_rows,
 )
-from deepfake_assets.export.linking import link_tree
+from deepfake_assets.export.linking import link_tree, remove_abandoned_trash, remove_in_background
 from deepfake_assets.export.video_subset import write_video_subset
 from deepfake_assets.export.webdataset import write_shards
 from deepfake_assets.jobs import DATASET
-from deepfake_assets.resources import DataDirResource
-
-
-def _link(src: Path, dst: Path) -> None:
-    """A hard link (no copy) where the filesystem allows, else a copy."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+from deepfake_assets.resources import ComputeResource, DataDirResource
 
 
 def _remove_abandoned_builds(data_dir: Path) -> int:
@@ -54,28 +46,29 @@ def _remove_abandoned_builds(data_dir: Path) -> int:
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1
-    return removed
+    return removed + remove_abandoned_trash(data_dir, pid_alive)
 
 
 def _build(
     context: dg.AssetExecutionContext,
     config: "ExportConfig",
-    catalog,
+    data: DataDirResource,
+    compute: ComputeResource,
     info: pl.DataFrame,
-    data_dir: Path,
     building: Path,
 ) -> tuple[str, dict, pl.DataFrame]:
     """Images, tables, consumer formats and data card into `building`: (data card, format
     metadata, funnel)."""
     # each file once (link_tree drops repeats: a crop shared by two rows must not fail the link),
     # in chunks from a Series: no Python object and no future per file at millions of files
+    catalog, data_dir = data.catalog(), data.path()
     columns = ("path", "path_299", "path_raw", "mask_path")
     linked = link_tree(data_dir, building, pl.concat([info[c].cast(pl.Utf8) for c in columns]))
     context.log.info(f"linked {linked} images into the new export")
     # spreadsheet formulas neutralised in the CSV only; Parquet and JSON keep the true values
     (building / "info.csv").write_text(info_csv(info), encoding="utf-8")
     info.write_parquet(building / "info.parquet")
-    formats, files = _write_formats(context, config, catalog, info, building)
+    formats, files = _write_formats(context, config, data, compute, info, building)
     funnel = funnel_table(
         catalog.read("videos"),
         catalog.read("face_videos"),
@@ -127,7 +120,10 @@ class ExportConfig(dg.Config):
     ),
 )
 def exported_dataset(
-    context: dg.AssetExecutionContext, config: ExportConfig, data: DataDirResource
+    context: dg.AssetExecutionContext,
+    config: ExportConfig,
+    data: DataDirResource,
+    compute: ComputeResource,
 ):
     unknown = sorted(set(config.formats) - set(FORMATS))
     if unknown or config.image not in IMAGE_COLUMNS:
@@ -151,15 +147,16 @@ def exported_dataset(
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     try:
-        card, formats, funnel = _build(context, config, catalog, info, data_dir, building)
+        card, formats, funnel = _build(context, config, data, compute, info, building)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    previous = data_dir / f".export.{os.getpid()}.previous"
+    previous = data_dir / f".export.{os.getpid()}.{uuid.uuid4().hex[:8]}.previous"
     if out.exists():
         os.replace(out, previous)
     os.replace(building, out)
-    shutil.rmtree(previous, ignore_errors=True)
+    if previous.exists():
+        remove_in_background(previous)
     summary = info.group_by("source", "split", "label").len().sort("source", "split", "label")
     return dg.MaterializeResult(
         metadata={
@@ -177,42 +174,22 @@ def exported_dataset(
     )
 
 
-def _write_formats(context, config: ExportConfig, catalog, info: pl.DataFrame, out: Path):
+def _write_formats(context, config: ExportConfig, data, compute, info: pl.DataFrame, out: Path):
     """Each chosen consumer format into `out`: (metadata entries, data card file lines)."""
     meta: dict = {"formats": ", ".join(config.formats) or "none"}
     files: list[str] = []
     image = IMAGE_COLUMNS[config.image]
     if "deepfakebench" in config.formats:
-        options = DeepfakeBenchOptions(
-            name=config.deepfakebench_name,
-            per_method_labels=config.deepfakebench_per_method_labels,
-            landmarks=config.deepfakebench_landmarks,
-            resolution=config.deepfakebench_resolution,
-        )
-        try:
-            bench = write_deepfakebench(info, out, options, _link)
-        except ValueError as exc:
-            raise dg.Failure(f"DeepfakeBench export: {exc}") from exc
-        context.log.info(
-            f"DeepfakeBench: {bench.entries} entries, landmarks from {bench.landmark_box_sources}"
-        )
-        meta["deepfakebench_entries"] = dg.MetadataValue.json(bench.entries)
-        meta["deepfakebench_landmark_boxes"] = dg.MetadataValue.json(bench.landmark_box_sources)
-        meta["deepfakebench_landmarks_clamped"] = bench.landmarks_clamped
-        meta["deepfakebench_fakes_without_mask"] = bench.fakes_without_mask
-        if bench.landmark_failures:
-            context.log.warning(
-                f"{len(bench.landmark_failures)} crops without landmarks: "
-                + "; ".join(bench.landmark_failures[:5])
-            )
+        bench = _deepfakebench(context, config, data, compute, info, out)
+        meta.update({f"deepfakebench_{k}": v for k, v in bench.items()})
+        name = config.deepfakebench_name
         files.append(
-            f"- `deepfakebench/`: `{options.name}/` (frames, masks, landmarks) for "
-            f"DeepfakeBench's `datasets/`, `dataset_json/{options.name}.json` and "
-            f"`{options.name}_val.json` (its `test` slot is val), `label_dict.yaml`."
+            f"- `deepfakebench/`: `{name}/` (frames, masks, landmarks) for DeepfakeBench's "
+            f"`datasets/`, `dataset_json/{name}.json` and `{name}_val.json` (its `test` slot "
+            "is val), `label_dict.yaml`."
         )
     if "hf" in config.formats:
-        hf = write_imagefolder(info, out, _link, image)
-        meta["hf_rows"] = dg.MetadataValue.json(hf.rows)
+        meta["hf_rows"] = dg.MetadataValue.json(write_imagefolder(info, out, image).rows)
         files.append("- `hf/<split>/`: a Hugging Face `imagefolder` (images + `metadata.parquet`).")
     if "webdataset" in config.formats:
         wds = write_shards(info, out, config.webdataset_shard_size, config.webdataset_seed, image)
@@ -221,26 +198,53 @@ def _write_formats(context, config: ExportConfig, catalog, info: pl.DataFrame, o
         )
         files.append("- `wds/<split>/*.tar`, `wds/<split>.txt`: WebDataset shards and lists.")
     if "test_videos" in config.formats:
+        cap = int(config.test_videos_max_gb * 2**30)
         subset = write_video_subset(
-            info,
-            catalog.read("videos"),
-            out,
-            max_bytes=int(config.test_videos_max_gb * 2**30),
-            max_videos=config.test_videos_max_count,
+            info, data.catalog().read("videos"), out, cap, config.test_videos_max_count
         )
-        meta["test_videos"] = subset.videos
-        meta["test_videos_left_out"] = subset.left_out
+        meta.update(test_videos=subset.videos, test_videos_left_out=subset.left_out)
         if subset.missing:
-            context.log.warning(
-                f"{len(subset.missing)} test videos gone from disk: "
-                + "; ".join(subset.missing[:5])
-            )
+            context.log.warning(f"{len(subset.missing)} test videos gone: {subset.missing[:5]}")
         files.append(
             f"- `test_videos/`, `test_videos.csv`: {subset.videos} whole test-split videos "
             f"(linked; {subset.left_out} over the size cap left out)."
         )
     files.append("- `funnel.csv`: the funnel above.")
     return meta, files
+
+
+def _deepfakebench(context, config: ExportConfig, data, compute, info, out: Path) -> dict:
+    """The DeepfakeBench layout; landmarks on the `compute` executor, kept per crop file."""
+    options = DeepfakeBenchOptions(
+        name=config.deepfakebench_name,
+        per_method_labels=config.deepfakebench_per_method_labels,
+        landmarks=config.deepfakebench_landmarks,
+        resolution=config.deepfakebench_resolution,
+    )
+    executor = compute.executor(os.cpu_count() or 1 if info.height > 2_000 else 0)
+    try:
+        bench = write_deepfakebench(info, out, options, data.path(), executor)
+    except ValueError as exc:
+        raise dg.Failure(f"DeepfakeBench export: {exc}") from exc
+    finally:
+        executor.close()
+    context.log.info(
+        f"DeepfakeBench: {bench.entries} entries, landmarks from {bench.landmark_box_sources} "
+        f"({bench.landmarks_computed} computed, {bench.landmarks_reused} kept from before)"
+    )
+    if bench.landmark_failures:
+        context.log.warning(
+            f"{len(bench.landmark_failures)} crops without landmarks: "
+            + "; ".join(bench.landmark_failures[:5])
+        )
+    return {
+        "entries": dg.MetadataValue.json(bench.entries),
+        "landmark_boxes": dg.MetadataValue.json(bench.landmark_box_sources),
+        "landmarks_clamped": bench.landmarks_clamped,
+        "landmarks_computed": bench.landmarks_computed,
+        "landmarks_reused": bench.landmarks_reused,
+        "fakes_without_mask": bench.fakes_without_mask,
+    }
 
 
 def refuse_stale_splits(info: pl.DataFrame, registered: frozenset[str] | None) -> None:

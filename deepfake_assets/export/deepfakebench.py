@@ -37,16 +37,18 @@ commit 8a4a7bf); every rule below cites the loader line that imposes it:
 
 from __future__ import annotations
 
-import io
 import json
 import re
-from collections.abc import Callable
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from deepfake_assets.export.landmark_cache import LandmarkOptions, crop_landmarks
+from deepfake_assets.export.linking import absolute, link_many, link_pairs
 from deepfake_assets.faces.video_faces import safe_video_dir
 from deepfake_assets.media.images import write_bytes_atomic
 
@@ -108,6 +110,8 @@ class DeepfakeBenchSummary:
     landmark_box_sources: dict[str, int] = field(default_factory=dict)
     landmarks_clamped: int = 0  # frames with a point outside the crop, clamped onto its edge
     landmark_failures: list[str] = field(default_factory=list)  # unreadable crops, with why
+    landmarks_computed: int = 0  # this export (new or changed crops)
+    landmarks_reused: int = 0  # from an earlier export's cache, the crop unchanged
 
 
 def safe_segment(text: str) -> str:
@@ -237,64 +241,69 @@ def label_dict_yaml(labels: list[str], name: str, multiclass: bool = False) -> s
     return "\n".join(lines) + "\n"
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, array)
-    write_bytes_atomic(path, buf.getvalue())
-
-
 def write_deepfakebench(
     info: pl.DataFrame,
     export_dir: Path,
     options: DeepfakeBenchOptions,
-    link: Callable[[Path, Path], None],
+    data_dir: Path | None = None,
+    executor=None,
 ) -> DeepfakeBenchSummary:
     """Lay the export out for DeepfakeBench under ``export_dir/deepfakebench``.
 
     ``info``'s ``path_299`` and ``mask_path`` are relative to ``export_dir`` and already there;
-    images are linked (never re-encoded), landmarks computed on the exported 299 crop.
+    images are linked (never re-encoded). Landmarks are computed on the exported 299 crops
+    through ``executor`` (compute/; None: in this process) and kept under
+    ``data_dir/work/landmarks`` (export/landmark_cache.py), so a re-export reuses them; with
+    no ``data_dir`` they are computed into a folder removed afterwards.
     """
-    from deepfake_assets.media.images import ImageIOError, read_png, write_png_atomic
+    from deepfake_assets.compute import LocalExecutor
+    from deepfake_assets.media.images import read_png, write_png_atomic
 
     options.validate()
     root = export_dir / "deepfakebench"
     data = root / options.name
     laid = layout(info, options)
     labels = _all_labels(info, laid, options.per_method_labels)
-
-    zero_mask = root / ".zero_mask.png"
-    masks_ssim = masks_zero = landmarks_clamped = 0
-    landmark_failures: list[str] = []
-    box_sources: dict[str, int] = {}
-    for row in laid.iter_rows(named=True):
-        crop = export_dir / row["path_299"]
-        link(crop, data / row["dfb_frame"])
-        if row["mask_path"]:
-            link(export_dir / row["mask_path"], data / row["dfb_mask"])
-            masks_ssim += 1
-        elif row["label"] == "REAL":
-            if not zero_mask.exists():
-                side = read_png(crop).shape[0]
-                write_png_atomic(zero_mask, np.zeros((side, side), dtype=np.uint8))
-            link(zero_mask, data / row["dfb_mask"])
-            masks_zero += 1
-        if options.landmarks:
-            from deepfake_assets.faces.landmarks import landmarks_68
-
-            try:
-                rgb = read_png(crop)
-            except ImageIOError as exc:  # recorded; the export goes on without this file
-                landmark_failures.append(f"{row['dfb_frame']}: {exc}")
-                continue
-            marks = landmarks_68(rgb, options.crop_margin)
-            scaled = marks.points * (options.resolution / rgb.shape[1])
-            # albumentations (the loader's augmentation, L114-131) rejects keypoints outside
-            # [0, resolution): a chin below the crop's edge is clamped onto it.
-            inside = np.clip(scaled, 0, options.resolution - 1)
-            landmarks_clamped += int(np.any(inside != scaled))
-            _save_npy(data / row["dfb_landmark"], inside.astype(np.float32))
-            box_sources[marks.box_source.value] = box_sources.get(marks.box_source.value, 0) + 1
-    zero_mask.unlink(missing_ok=True)
+    link_pairs(absolute(export_dir, laid["path_299"]), absolute(data, laid["dfb_frame"]))
+    with_mask = laid.filter(pl.col("mask_path").is_not_null())
+    link_pairs(absolute(export_dir, with_mask["mask_path"]), absolute(data, with_mask["dfb_mask"]))
+    zero = laid.filter(pl.col("mask_path").is_null() & (pl.col("label") == "REAL"))
+    if zero.height:
+        zero_mask = root / ".zero_mask.png"
+        side = read_png(export_dir / zero["path_299"][0]).shape[0]
+        write_png_atomic(zero_mask, np.zeros((side, side), dtype=np.uint8))
+        link_many(zero_mask, absolute(data, zero["dfb_mask"]))
+        zero_mask.unlink()
+    summary = DeepfakeBenchSummary(
+        json_files=[f"{options.name}.json", f"{options.name}_val.json"],
+        labels=labels,
+        entries={},
+        frames=laid.height,
+        masks_from_ssim=with_mask.height,
+        masks_zero=zero.height,
+        fakes_without_mask=laid.height - with_mask.height - zero.height,
+    )
+    if options.landmarks:
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = None if data_dir is not None else Path(tempfile.mkdtemp(dir=root))
+        try:
+            marks = crop_landmarks(
+                export_dir,
+                laid["path_299"],
+                data_dir if data_dir is not None else scratch,
+                LandmarkOptions(options.resolution, options.crop_margin),
+                executor if executor is not None else LocalExecutor(0),
+            )
+            found = laid.select("dfb_landmark").with_columns(marks.npy).drop_nulls()
+            link_pairs(found["npy"], absolute(data, found["dfb_landmark"]))
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        summary.landmark_box_sources = marks.box_sources
+        summary.landmarks_clamped = marks.clamped
+        summary.landmarks_computed = marks.computed
+        summary.landmarks_reused = marks.reused
+        summary.landmark_failures = marks.failures
 
     prefix = f"{options.prefix.rstrip('/')}/{options.name}"
     tree = dataset_tree(laid, labels, prefix)
@@ -312,16 +321,5 @@ def write_deepfakebench(
             root / "label_dict_multiclass.yaml",
             label_dict_yaml(labels, options.name, multiclass=True).encode(),
         )
-    entries = {split: sum(len(tree[label][split]) for label in labels) for split in SPLITS}
-    return DeepfakeBenchSummary(
-        json_files=[f"{options.name}.json", f"{val_name}.json"],
-        labels=labels,
-        entries=entries,
-        frames=laid.height,
-        masks_from_ssim=masks_ssim,
-        masks_zero=masks_zero,
-        fakes_without_mask=laid.height - masks_ssim - masks_zero,
-        landmark_box_sources=box_sources,
-        landmarks_clamped=landmarks_clamped,
-        landmark_failures=landmark_failures,
-    )
+    summary.entries = {split: sum(len(tree[label][split]) for label in labels) for split in SPLITS}
+    return summary

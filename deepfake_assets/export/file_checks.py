@@ -3,12 +3,13 @@
 Decoding every file on every run cost 85-90% of `build_dataset` at 100k-300k faces and more than
 18 minutes at 1M. The check is split in two, so it costs little more than listing the files:
 
-- every run, every file not yet decoded: it exists, is a non-empty regular file, starts with the
-  PNG signature and a well-formed IHDR chunk (length 13, CRC right, width and height > 0) and
-  ends with the IEND chunk. Two small reads per file: zero-length, truncated, half-written,
-  missing files and files overwritten by something that is not a PNG are caught every time. A
-  file decoded before costs one `stat`: while its key is unchanged it is the file that decoded;
-  once the key changes it gets the structure check and a decode again;
+- every file new or changed since the last run: it exists, is a non-empty regular file, starts
+  with the PNG signature and a well-formed IHDR chunk (length 13, CRC right, width and height
+  > 0) and ends with the IEND chunk. Two small reads per file: zero-length, truncated,
+  half-written, missing files and files overwritten by something that is not a PNG are caught
+  every time. A file that passed before (structure, or a decode) costs one `stat` per run: while
+  its key is unchanged it is the file that passed; once the key changes (or it is gone) it gets
+  the structure check again, and a decode;
 - full decodes, at most `max_decodes` per run: every file whose key (path, size, mtime in ns,
   inode) has no "decodes" verdict in the cache is decoded, all of them when they are at most
   `max_decodes`, else a seeded random sample of that many. A file that decodes is recorded in the
@@ -41,7 +42,13 @@ from deepfake_assets.media.images import ImageIOError, read_png
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _HEAD = len(PNG_SIGNATURE) + 8 + 13 + 4  # signature, IHDR length + type, IHDR data, CRC
-CACHE_SCHEMA = {"path": pl.Utf8, "size": pl.Int64, "mtime_ns": pl.Int64, "ino": pl.Int64}
+CACHE_SCHEMA = {
+    "path": pl.Utf8,
+    "size": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "ino": pl.Int64,
+    "decoded": pl.Boolean,  # False: its structure passed, not decoded yet
+}
 _CHUNK = 4096  # files per task handed to a thread: few futures, even at millions of files
 
 
@@ -63,6 +70,7 @@ class FileCheckResult:
     num_decoded: int  # decoded in this run
     num_cached: int  # decoded in an earlier run, unchanged since
     num_structure_only: int  # structure checked, not decoded yet (over max_decodes)
+    num_structure_read: int = 0  # files whose head and tail were read now (new or changed)
 
     def metadata(self) -> dict[str, int]:
         return {
@@ -70,11 +78,12 @@ class FileCheckResult:
             "num_decoded_now": self.num_decoded,
             "num_verified_before": self.num_cached,
             "num_structure_checked_only": self.num_structure_only,
+            "num_structure_read_now": self.num_structure_read,
             "num_problems": len(self.problems),
         }
 
 
-def png_structure_problem(path: Path) -> tuple[str | None, tuple[int, int, int]]:
+def png_structure_problem(path: Path | str) -> tuple[str | None, tuple[int, int, int]]:
     """What is wrong with the file's PNG frame (None: nothing), and its (size, mtime_ns, ino)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -142,10 +151,14 @@ def cache_path(data_dir: Path) -> Path:
 
 
 def read_cache(cache_path: Path) -> pl.DataFrame:
-    """Keys of files that decoded in earlier runs (empty when there is no cache or it is bad)."""
+    """Keys and verdicts of files that passed in earlier runs (empty when there is no cache or
+    it is bad; a cache written before `decoded` existed held decoded files only)."""
     if cache_path.exists():
         try:
-            return pl.read_parquet(cache_path).select(list(CACHE_SCHEMA)).cast(CACHE_SCHEMA)
+            cache = pl.read_parquet(cache_path)
+            if "decoded" not in cache.columns:
+                cache = cache.with_columns(decoded=pl.lit(True))
+            return cache.select(list(CACHE_SCHEMA)).cast(CACHE_SCHEMA)
         except Exception:  # noqa: BLE001 - an unreadable cache only costs re-decoding
             pass
     return pl.DataFrame(schema=CACHE_SCHEMA)
@@ -165,84 +178,88 @@ def verify_files(
     """Check every file under `data_dir` named by `rel_paths` (see the module docstring)."""
     paths = rel_paths.drop_nulls().unique(maintain_order=True).alias("path")
     n = paths.len()
-    # the cached key of each path (null: never verified), in the order of `paths`
+    # the cached key and verdict of each path (null: never checked), in the order of `paths`
     known = (
         pl.DataFrame({"path": paths})
         .join(read_cache(cache_path), on="path", how="left", maintain_order="left")
         .unique("path", keep="first", maintain_order=True)
     )
     problems: list[str] = []
-    sizes = np.zeros(n, np.int64)
-    mtimes = np.zeros(n, np.int64)
-    inodes = np.zeros(n, np.int64)
-    structure_ok = np.zeros(n, bool)
-    still_cached = np.zeros(n, bool)
+    full = (pl.lit(f"{os.fspath(data_dir).rstrip('/')}/") + pl.col("path")).alias("full")
+    columns = known.select(full, "size", "mtime_ns", "ino", pl.col("decoded").fill_null(False))
+    # per file: size, mtime, ino, structure ok, key unchanged since the cache, decoded before
+    SIZE, MTIME, INO, OK, SAME, DECODED = range(6)  # noqa: N806 - column numbers
 
-    def check_chunk(lo: int) -> list[tuple[int, str | None, tuple[int, int, int], bool]]:
-        part = known.slice(lo, _CHUNK).iter_rows()
-        out = []
-        for i, (rel, size, mtime, ino) in enumerate(part):
+    def check_chunk(lo: int) -> tuple[int, np.ndarray, list[tuple[int, str]]]:
+        part = columns.slice(lo, _CHUNK)
+        out = np.zeros((part.height, 6), np.int64)
+        bad: list[tuple[int, str]] = []
+        for i, (full, size, mtime, ino, decoded) in enumerate(part.iter_rows()):
             if size is not None:
-                # verified before: one stat says whether it is still the file that decoded
+                # checked before: one stat says whether it is still the file that passed
                 try:
-                    st = os.stat(data_dir / rel)
-                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
-                    if key == (size, mtime, ino) and stat.S_ISREG(st.st_mode):
-                        out.append((lo + i, None, key, True))
+                    st = os.stat(full)
+                    if (st.st_size, st.st_mtime_ns, st.st_ino) == (size, mtime, ino) and (
+                        stat.S_ISREG(st.st_mode)
+                    ):
+                        out[i] = (size, mtime, ino, 1, 1, decoded)
                         continue
                 except OSError:
                     pass
-            out.append((lo + i, *png_structure_problem(data_dir / rel), False))
-        return out
+            problem, key = png_structure_problem(full)
+            out[i, :3] = key
+            if problem is None:
+                out[i, OK] = 1
+            else:
+                bad.append((lo + i, problem))
+        return lo, out, bad
 
+    found = np.zeros((n, 6), np.int64)
     with ThreadPoolExecutor(max_workers=params.threads) as pool:
-        for rows in pool.map(check_chunk, range(0, n, _CHUNK)):
-            for i, problem, (size, mtime, ino), cached_now in rows:
-                sizes[i], mtimes[i], inodes[i] = size, mtime, ino
-                still_cached[i] = cached_now
-                if problem is None:
-                    structure_ok[i] = True
-                else:
-                    problems.append(f"{paths[i]}: {problem}")
-
+        for lo, out, bad in pool.map(check_chunk, range(0, n, _CHUNK)):
+            found[lo : lo + len(out)] = out
+            problems += [f"{paths[i]}: {problem}" for i, problem in bad]
     keys = pl.DataFrame(
         {
             "path": paths,
-            "size": sizes,
-            "mtime_ns": mtimes,
-            "ino": inodes,
-            "ok": structure_ok,
-            "cached": still_cached,
+            "size": found[:, SIZE],
+            "mtime_ns": found[:, MTIME],
+            "ino": found[:, INO],
+            "ok": found[:, OK].astype(bool),
+            "same": found[:, SAME].astype(bool),
+            "decoded": found[:, DECODED].astype(bool),
         }
     ).with_row_index("i")
-    cached = keys.filter(pl.col("cached"))
-    todo = keys.filter(pl.col("ok") & ~pl.col("cached"))
+    todo = keys.filter(pl.col("ok") & ~pl.col("decoded"))
     if todo.height > params.max_decodes:
         todo = todo.sample(params.max_decodes, seed=params.seed, shuffle=False).sort("i")
-
     todo_paths = todo["path"].to_list()
 
     def decode_chunk(part: list[str]) -> list[str | None]:
         return [decode_problem(data_dir / rel) for rel in part]
 
-    decoded_ok = []
+    failed = np.zeros(n, bool)
+    decoded = keys["decoded"].to_numpy().copy()
     with ThreadPoolExecutor(max_workers=params.threads) as pool:
-        for part, verdicts in zip(
-            _chunks(todo_paths, 256), pool.map(decode_chunk, _chunks(todo_paths, 256)), strict=True
-        ):
-            for rel, problem in zip(part, verdicts, strict=True):
+        rows = todo["i"].to_list()
+        verdicts = pool.map(decode_chunk, _chunks(todo_paths, 256))
+        for lo, part in zip(range(0, len(rows), 256), verdicts, strict=True):
+            for i, problem in zip(rows[lo : lo + 256], part, strict=True):
                 if problem is None:
-                    decoded_ok.append(rel)
+                    decoded[i] = True
                 else:
-                    problems.append(f"{rel}: {problem}")
-    verified = todo.filter(pl.col("path").is_in(decoded_ok)).select(list(CACHE_SCHEMA))
-    # keep verdicts of files still named (and unchanged), add this run's; drop the rest
-    fresh = pl.concat([cached.select(list(CACHE_SCHEMA)), verified])
-    write_parquet_atomic(fresh, cache_path)
+                    failed[i] = True
+                    problems.append(f"{paths[i]}: {problem}")
+    # every file that passed (structure, and the decode where it was decoded) under its key;
+    # a failure is never cached; paths no longer named are dropped
+    passed = keys.with_columns(decoded=pl.Series(decoded)).filter(pl.col("ok") & ~pl.Series(failed))
+    write_parquet_atomic(passed.select(list(CACHE_SCHEMA)), cache_path)
+    vouched = int((keys["same"] & keys["decoded"]).sum())
     return FileCheckResult(
         problems=problems,
         num_files=n,
         num_decoded=len(todo_paths),
-        num_cached=cached.height,
-        num_structure_only=int(structure_ok.sum()) - cached.height - len(todo_paths),
+        num_cached=vouched,
+        num_structure_only=int(keys["ok"].sum()) - vouched - len(todo_paths),
+        num_structure_read=n - int(keys["same"].sum()),
     )

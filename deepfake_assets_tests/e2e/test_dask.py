@@ -3,8 +3,14 @@ OS processes on 127.0.0.1 (dashboards off), driven through the CLI like a user w
 
 1. A small DFDC-layout source materialised on the dask backend gives the same catalog as on the
    local backend: the same videos kept, faces, boxes, and crop files byte for byte.
-2. One worker process SIGKILLed mid-run: its tasks are run again on the other worker, the run
+2. The demo itself (`deepfake-assets demo`'s two sources: the DFDC-layout videos with their
+   hostile entries and the image source) gives the same per-source catalog on both backends.
+3. One worker process SIGKILLed mid-run: its tasks are run again on the other worker, the run
    succeeds with every face exactly once and no temporary file left behind.
+
+Every process a test starts is ended by it: the cluster's process groups are killed at the end,
+and each test checks that no process carrying its DAGSTER_HOME is left (code servers, run
+workers, pool workers).
 """
 
 from __future__ import annotations
@@ -120,13 +126,22 @@ def dask_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
         print(f"dask logs: {logs}")
 
 
-def materialise(data_dir: Path, home: Path, source: Path, scheduler: str | None) -> None:
-    """`deepfake-assets sources add` + `materialize --sources-only` in a fresh process."""
+def materialise(
+    data_dir: Path,
+    home: Path,
+    source: Path | None,
+    scheduler: str | None,
+    adds: list[list[str]] | None = None,
+) -> None:
+    """`deepfake-assets sources add` (`src` -> `source`, or each of `adds`) and
+    `materialize --sources-only`, each in a fresh process."""
     env = dict(os.environ, DEEPFAKE_DATA_DIR=str(data_dir), DAGSTER_HOME=str(home))
     env.pop("DEEPFAKE_DASK_SCHEDULER", None)
     if scheduler:
         env["DEEPFAKE_DASK_SCHEDULER"] = scheduler
-    for args in (["sources", "add", "src", str(source)], ["materialize", "--sources-only"]):
+    adds = adds if adds is not None else [["src", str(source)]]
+    commands = [["sources", "add", *add] for add in adds] + [["materialize", "--sources-only"]]
+    for args in commands:
         done = subprocess.run(
             [sys.executable, "-m", "deepfake_assets.cli", *args],
             env=env,
@@ -138,37 +153,59 @@ def materialise(data_dir: Path, home: Path, source: Path, scheduler: str | None)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def catalog_snapshot(data_dir: Path) -> dict[str, object]:
+def leftover_processes(home: Path) -> list[str]:
+    """Processes still alive whose environment names `home` as DAGSTER_HOME."""
+    marker = f"DAGSTER_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:200]!r}")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def catalog_snapshot(data_dir: Path, source: str = "src") -> dict[str, object]:
     """What must agree between backends: statuses, faces with boxes, crop and mask bytes, SSIM,
-    embeddings."""
+    embeddings (a table the source never wrote is empty on both)."""
     from deepfake_assets.catalog import Catalog
 
     catalog = Catalog(data_dir)
-    face_videos = catalog.read("face_videos", "src").sort("video_id")
-    faces = catalog.read("faces", "src").sort("face_id")
-    crops = {
-        rel: hashlib.sha256((data_dir / rel).read_bytes()).hexdigest()
-        for column in ("crop_160", "crop_299", "crop_raw")
-        for rel in faces[column].to_list()
-    }
-    groups = catalog.read("fake_groups", "src").sort("face_id")
+
+    def table(name: str, key: tuple[str, ...], columns: list | None = None) -> pl.DataFrame:
+        frame = catalog.read(name, source)
+        if frame.is_empty():
+            return pl.DataFrame()
+        frame = frame.sort(*key)
+        return frame.select(columns) if columns else frame
+
+    def digests(rels: list[str]) -> dict[str, str]:
+        return {rel: hashlib.sha256((data_dir / rel).read_bytes()).hexdigest() for rel in rels}
+
+    faces = table("faces", ("face_id",))
+    crops = [rel for c in ("crop_160", "crop_299", "crop_raw") for rel in faces[c].to_list()]
+    groups = table("fake_groups", ("face_id",))
+    masks = groups["mask_path"].drop_nulls().to_list() if "mask_path" in groups.columns else []
+    embedding = pl.col("embedding").cast(pl.List(pl.Float32))
     return {
-        "face_videos": face_videos.select(
-            "video_id", "role", "status", "reason", "tries", "frame_indices", "num_faces"
+        "face_videos": table(
+            "face_videos",
+            ("video_id",),
+            ["video_id", "role", "status", "reason", "tries", "frame_indices", "num_faces"],
         ).to_dicts(),
         "faces": faces.drop("phash_160").to_dicts(),
         "phash": faces["phash_160"].to_list(),
-        "crops": crops,
-        "frames": catalog.read("frames", "src").sort("video_id", "frame_index").to_dicts(),
-        "fake_groups": groups.select("face_id", "ssim", "mask_path").to_dicts(),
-        "masks": {
-            rel: hashlib.sha256((data_dir / rel).read_bytes()).hexdigest()
-            for rel in groups["mask_path"].to_list()
-        },
-        "embeddings": catalog.read("embeddings", "src")
-        .sort("face_id")
-        .select("face_id", "model", pl.col("embedding").cast(pl.List(pl.Float32)))
-        .to_dicts(),
+        "crops": digests(crops),
+        "videos": table("videos", ("video_id",)).to_dicts(),
+        "frames": table("frames", ("video_id", "frame_index")).to_dicts(),
+        "fake_groups": table(
+            "fake_groups", ("face_id",), ["face_id", "ssim", "mask_path"]
+        ).to_dicts(),
+        "masks": digests(masks),
+        "embeddings": table("embeddings", ("face_id",), ["face_id", "model", embedding]).to_dicts(),
     }
 
 
@@ -194,6 +231,37 @@ def test_a_source_on_the_dask_backend_equals_the_local_backend(dask_cluster, tmp
     assert len(local["embeddings"]) > 0 and len(local["masks"]) > 0
     for table in local:
         assert dask[table] == local[table], f"{table} differs between the backends"
+
+
+def test_the_demo_on_the_dask_backend_equals_the_local_backend(dask_cluster, demo_build, tmp_path):
+    """`deepfake-assets demo`'s sources, as it registers them, on both backends."""
+    from deepfake_assets.demo_images import build_demo_images
+
+    summary, _ = demo_build
+    images = build_demo_images(tmp_path / "demo_images").dest
+    adds = [
+        ["demo", str(summary.dest), "--format", "dfdc", "--sampling", "balanced"],
+        ["demo-images", str(images), "--format", "images"],
+    ]
+    runs = {}
+    for backend, scheduler in (("local", None), ("dask", dask_cluster.address)):
+        data, home = tmp_path / backend / "data", tmp_path / backend / "home"
+        data.mkdir(parents=True)
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        materialise(data, home, None, scheduler, adds=adds)
+        assert leftover_processes(home) == [], f"{backend} run left processes behind"
+        runs[backend] = {name: catalog_snapshot(data, name) for name in ("demo", "demo-images")}
+        assert temp_files(data) == []
+    local, dask = runs["local"], runs["dask"]
+    videos = local["demo"]["face_videos"]
+    ok = [r for r in videos if r["status"] == "ok"]
+    assert len(ok) >= 50 and any(r["status"] != "ok" for r in videos), videos  # hostile ones
+    assert len(local["demo"]["crops"]) == 3 * len(local["demo"]["faces"]) > 0
+    assert local["demo"]["masks"] and local["demo"]["embeddings"] and local["demo-images"]["faces"]
+    for name in local:
+        for table in local[name]:
+            assert dask[name][table] == local[name][table], f"{name}: {table} differs"
 
 
 def test_a_dask_worker_killed_mid_run_costs_only_its_tasks(dask_cluster, tmp_path, data_env):

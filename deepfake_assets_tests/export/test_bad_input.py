@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,11 +20,6 @@ def _face_299() -> np.ndarray:
     """scikit-image's astronaut, cropped around her face and resized like a 299 margin crop."""
     face = data.astronaut()[0:260, 120:380]
     return cv2.resize(face, (299, 299), interpolation=cv2.INTER_AREA)
-
-
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.link(src, dst)
 
 
 def test_landmarks_68_on_a_real_face():
@@ -52,7 +46,7 @@ def test_an_unreadable_crop_is_recorded_and_the_rest_exported(tmp_path):
         },
         schema_overrides={"mask_path": pl.Utf8, "method": pl.Utf8},
     )
-    summary = write_deepfakebench(info, tmp_path, DeepfakeBenchOptions(name="tiny"), _link)
+    summary = write_deepfakebench(info, tmp_path, DeepfakeBenchOptions(name="tiny"))
     assert len(summary.landmark_failures) == 1 and "000009" in summary.landmark_failures[0]
     root = tmp_path / "deepfakebench" / "tiny"
     assert np.load(root / "s/real/landmarks/v1/000003.npy").shape == (68, 2)
@@ -100,3 +94,32 @@ def test_a_test_video_gone_from_disk_is_recorded(tmp_path):
     table = pl.read_csv(out / "test_videos.csv")
     assert table["video_id"].to_list() == ["a"]
     assert os.path.samefile(out / table["path"][0], there)
+
+
+def test_webdataset_shards_are_the_bytes_tarfile_writes(tmp_path):
+    """The shard writer builds ustar headers from a template; the archive must be what
+    `tarfile` itself writes, including a name too long for ustar's name field."""
+    import io
+    import tarfile
+
+    from deepfake_assets.export.webdataset import _write_shard
+
+    images = []
+    for i, size in enumerate((0, 1, 511, 512, 513, 3000)):
+        image = tmp_path / f"{i}.png"
+        image.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        images.append(image)
+    keys = [f"src__v{i}__00000{i}_0" for i in range(5)] + ["s" * 80 + "/" + "k" * 60]
+    samples = [(k, img, {"i": i}) for i, (k, img) in enumerate(zip(keys, images, strict=True))]
+    _write_shard(tmp_path / "ours.tar", samples)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for key, image, meta in samples:
+            for name, data in (
+                (f"{key}.png", image.read_bytes()),
+                (f"{key}.json", json.dumps(meta).encode()),
+            ):
+                member = tarfile.TarInfo(name)
+                member.size, member.mode, member.mtime = len(data), 0o644, 0
+                tar.addfile(member, io.BytesIO(data))
+    assert (tmp_path / "ours.tar").read_bytes() == buf.getvalue()

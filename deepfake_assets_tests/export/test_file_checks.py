@@ -146,3 +146,17 @@ def test_catalog_file_paths_reads_every_crop_and_mask_column(tmp_path, with_mask
         catalog.write("fake_groups", pl.DataFrame({"face_id": ["b"], "mask_path": ["m"]}), "src")
     paths = sorted(file_checks.catalog_file_paths(catalog).to_list())
     assert paths == sorted(["c1", "c2", "d1", "ra", "rb"] + (["m"] if with_masks else []))
+
+
+def test_a_structure_verdict_is_kept_until_the_file_changes(tmp_path):
+    rels = _write_crops(tmp_path, 5)
+    first = _check(tmp_path, rels, max_decodes=1)
+    assert (first.num_structure_read, first.num_decoded) == (5, 1)
+    second = _check(tmp_path, rels, max_decodes=1)
+    assert (second.num_structure_read, second.num_decoded, second.problems) == (0, 1, [])
+    # truncating a file changes its key: it is read again and caught, decoded or not
+    victim = tmp_path / rels[-1]
+    victim.write_bytes(victim.read_bytes()[:-20])
+    third = _check(tmp_path, rels, max_decodes=0)
+    assert third.num_structure_read == 1
+    assert [p.split(": ", 1)[0] for p in third.problems] == [rels[-1]]
