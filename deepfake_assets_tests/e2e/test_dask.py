@@ -209,6 +209,15 @@ def catalog_snapshot(data_dir: Path, source: str = "src") -> dict[str, object]:
     }
 
 
+def instance_dirs(root: Path) -> tuple[Path, Path]:
+    """A fresh data directory and Dagster home (telemetry off) under `root`."""
+    data, home = root / "data", root / "home"
+    data.mkdir(parents=True)
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return data, home
+
+
 def temp_files(root: Path) -> list[Path]:
     return list(root.rglob(".*.tmp"))
 
@@ -217,10 +226,7 @@ def test_a_source_on_the_dask_backend_equals_the_local_backend(dask_cluster, tmp
     source = make_source(tmp_path / "source")
     runs = {}
     for backend, scheduler in (("local", None), ("dask", dask_cluster.address)):
-        data, home = tmp_path / backend / "data", tmp_path / backend / "home"
-        data.mkdir(parents=True)
-        home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        data, home = instance_dirs(tmp_path / backend)
         materialise(data, home, source, scheduler)
         runs[backend] = catalog_snapshot(data)
     local, dask = runs["local"], runs["dask"]
@@ -245,10 +251,7 @@ def test_the_demo_on_the_dask_backend_equals_the_local_backend(dask_cluster, dem
     ]
     runs = {}
     for backend, scheduler in (("local", None), ("dask", dask_cluster.address)):
-        data, home = tmp_path / backend / "data", tmp_path / backend / "home"
-        data.mkdir(parents=True)
-        home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        data, home = instance_dirs(tmp_path / backend)
         materialise(data, home, None, scheduler, adds=adds)
         assert leftover_processes(home) == [], f"{backend} run left processes behind"
         runs[backend] = {name: catalog_snapshot(data, name) for name in ("demo", "demo-images")}
