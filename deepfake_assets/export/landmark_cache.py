@@ -1,8 +1,8 @@
 """DeepfakeBench landmarks, computed once per crop file and kept, in parallel workers.
 
-dlib's frontal detector plus its 68-point predictor cost 12 ms per 299 crop on an idle core of
-this project's 2-core machine (PNG decode 2-3 ms, detector 7-8 ms, predictor 2 ms) and ~70 ms
-under a load of 10: at a million faces, hours in one process. So each crop's landmarks are
+dlib's frontal detector plus its 68-point predictor cost tens of milliseconds per 299 crop
+(README's scale section; `benchmarks/scale_bench.py` with landmarks on): at a million faces,
+hours in one process. So each crop's landmarks are
 computed once, by the `compute` executor's workers (this machine's cores, or a Dask cluster),
 saved as the `.npy` file DeepfakeBench reads under `work/landmarks/<options>/`, and recorded in
 an index keyed by the crop file's (path, size, mtime in ns, inode). An export links those files;

@@ -118,11 +118,10 @@ _DELETER = (
 def remove_in_background(folder: Path) -> int:
     """Delete a replaced export in a process of its own; returns its pid.
 
-    Unlinking an old export's millions of links cost more than building the new one (at 100k
-    faces, 450k unlinks and 44k rmdirs took 125 s on this machine's busy disk against 18 s for
-    the build), and nothing waits for that space. The deleter first renames the folder to
-    `.trash.export.<its pid>`, so `remove_abandoned_trash` can tell a live deletion from one
-    whose process died.
+    Unlinking an old export's millions of links costs more than building the new one (README's
+    scale section, `benchmarks/scale_bench.py`), and nothing waits for that space. The deleter
+    first renames the folder to `.trash.export.<its pid>`, so `remove_abandoned_trash` can tell
+    a live deletion from one whose process died.
     """
     proc = subprocess.Popen(
         [sys.executable, "-c", _DELETER, str(folder), TRASH_PREFIX],
