@@ -16,7 +16,7 @@ from deepfake_assets.splits.assign import DEFAULT_RATIOS, SplitResult, assign_sp
 from deepfake_assets.splits.balance import rebalance
 from deepfake_assets.splits.folds import FoldResult, assign_folds
 from deepfake_assets.splits.identity_graph import DonorPolicy
-from deepfake_assets.splits.swaps import UnknownDonors
+from deepfake_assets.splits.swaps import UnknownDonors, unknown_donor_faces
 
 DEFAULT_LEVEL_1 = 0.85  # seed 001's level-1 share of the two-level fold scheme
 
@@ -203,7 +203,15 @@ def build_splits(faces: pl.DataFrame, balanced: list[str], settings: SplitSettin
     the caller can log them and keep them with the result.
     """
     before = faces.height
-    faces = rebalance(faces, balanced, seed=settings.seed)
+    # balance what will be placed: the fakes `unknown_donors: drop` leaves out (all their faces
+    # recorded) are not drawn on, so they cost no real face where fakes outnumber reals
+    held = faces.head(0)
+    if settings.unknown_donors is UnknownDonors.DROP:
+        held = faces.filter(unknown_donor_faces(faces))
+    faces = pl.concat(
+        [rebalance(faces.join(held.select("face_id"), on="face_id", how="anti"), balanced,
+                   seed=settings.seed), held]
+    )  # fmt: skip
     thinned = before - faces.height
     table = faces.select([c for c in SPLIT_COLUMNS if c in faces.columns])
     with warnings.catch_warnings(record=True) as caught:

@@ -73,14 +73,18 @@ DONOR_UNKNOWN = "donor_unknown"
 
 
 def unknown_donor_faces(df: pl.DataFrame) -> pl.Expr:
-    """Rows of ``df`` (``label_faces``' table; ``method`` optional) that are faces of an
-    identity-swap fake with no ``donor_actor_id``."""
+    """Rows of ``df`` that are faces of an identity-swap fake with no ``donor_actor_id``
+    (``method`` optional; without a label column nothing is a fake, without a donor column
+    no donor is known)."""
+    if "label" not in df.columns:
+        return pl.lit(False)
+    donor = pl.col("donor_actor_id").is_null() if "donor_actor_id" in df.columns else True
     swap = pl.lit(True)
     if "method" in df.columns:
         methods = df["method"].cast(pl.Utf8).unique().to_list()
         swaps = [m for m in methods if m is not None and is_identity_swap(m)]
         swap = pl.col("method").is_null() | pl.col("method").cast(pl.Utf8).is_in(swaps)
-    return (pl.col("label") == "FAKE") & pl.col("donor_actor_id").is_null() & swap
+    return (pl.col("label") == "FAKE") & donor & swap
 
 
 def split_off_unknown_donors(

@@ -91,25 +91,50 @@ def test_a_known_donor_is_never_dropped_as_unknown() -> None:
     assert res.metadata()["donor_unknown_dropped"] == {}
 
 
-def test_build_rebalances_a_balanced_source_after_dropping_unknown_donors() -> None:
-    """The drop unbalances REAL/FAKE in a `balanced` source: thinned again, as other drops."""
-    rows = _people(20)
-    for a in range(0, 20, 2):  # ten more fakes whose donor nobody knows
+def _balanced_source() -> pl.DataFrame:
+    """20 people, each a real video and a Face2Face fake of it (10 faces each, REAL == FAKE),
+    and ten face swaps (10 faces each) whose donor nobody knows."""
+    rows = []
+    for a in range(20):
+        rows += real(f"p{a}", f"v{a}")
+        rows += fake(f"v{a}", f"v{a}_f2f", None, method="Face2Face")
+    for a in range(0, 20, 2):
         rows += fake(f"v{a}", f"v{a}_unknown", None, method="FaceSwap")
-    faces = table(rows).with_columns(
+    return table(rows).with_columns(
         pl.lit(None, dtype=pl.Utf8).alias(c) for c in ("gender", "age", "race", "official_split")
     )
+
+
+def test_build_balances_the_faces_that_stay_and_records_every_face_left_out() -> None:
+    """In a `balanced` source the thinning for REAL == FAKE draws on the fakes that stay: the
+    swaps left out cost no real face, and all their faces are in `split_drops`."""
+    faces = _balanced_source()
     settings = SplitSettings(search_restarts=2, unknown_donors=UnknownDonors.DROP)
-    # balanced from the start: as many REAL as FAKE after the first thinning
     built = build_splits(faces, ["s"], settings)
-    drops = built.drops
-    unknown = drops.filter(pl.col("reason") == "donor_unknown")
-    assert set(unknown["scope"]) == {"splits"} and unknown["video_id"].n_unique() == 10
-    assert not set(unknown["face_id"]) & set(built.splits["face_id"])
-    assert not drops.filter(pl.col("reason") == "rebalanced_after_drops").is_empty()
+    unknown = built.drops.filter(pl.col("reason") == "donor_unknown")
+    assert set(unknown["scope"]) == {"splits"}
+    assert unknown["video_id"].n_unique() == 10 and unknown.height == 100
+    assert built.thinned == 0 and set(built.drops["reason"]) == {"donor_unknown"}
     labels = dict(built.splits.group_by("label").len().iter_rows())
-    assert labels["REAL"] == labels["FAKE"]
-    assert "method" not in built.splits.columns and "method" not in built.folds.faces.columns
+    assert labels == {"REAL": 200, "FAKE": 200}
+    assert not set(unknown["face_id"]) & set(built.splits["face_id"])
     assert not set(unknown["face_id"]) & set(built.folds.faces["face_id"])
+    assert "method" not in built.splits.columns and "method" not in built.folds.faces.columns
+    # keep: the swaps stay and the thinning takes 100 fake faces instead
     kept = build_splits(faces, ["s"], SplitSettings(search_restarts=2))
     assert kept.drops.filter(pl.col("reason") == "donor_unknown").is_empty()
+    assert kept.thinned == 100 and kept.splits.height == 400
+
+
+def test_build_thins_the_reals_to_the_fakes_that_stay() -> None:
+    """Where the fakes that stay are fewer than the reals, the reals are thinned to them."""
+    faces = _balanced_source().filter(~pl.col("video_id").str.ends_with("_f2f"))
+    built = build_splits(faces, ["s"], SplitSettings(unknown_donors=UnknownDonors.DROP))
+    # no fake stays: nothing to balance against, the reals stay whole
+    assert built.splits["label"].unique().to_list() == ["REAL"] and built.thinned == 0
+    some = _balanced_source().filter(
+        ~pl.col("video_id").str.ends_with("_f2f") | pl.col("video_id").is_in(["v1_f2f", "v3_f2f"])
+    )
+    built = build_splits(some, ["s"], SplitSettings(unknown_donors=UnknownDonors.DROP))
+    labels = dict(built.splits.group_by("label").len().iter_rows())
+    assert labels == {"REAL": 20, "FAKE": 20} and built.thinned == 180
