@@ -235,6 +235,59 @@ def test_no_true_identity_in_two_splits_through_any_face_the_pipeline_knows(grap
     assert identities.height >= 8
 
 
+def test_dropping_unknown_donors_leaves_no_true_identity_in_two_splits(graph, capsys):
+    """`unknown_donors: drop` over the demo's catalog (the split alone, on the tables the
+    `fold_splits` asset reads): every true person of the demo, filmed, a target or a donor,
+    found or not, is on one side of the split and in one fold; the cost is the fakes whose
+    donor nobody found."""
+    from deepfake_assets.splits.dataset import (
+        SplitSettings,
+        balanced_sources,
+        build_splits,
+        faces_for_splitting,
+        fake_identity_pairs,
+        kept_faces,
+    )
+    from deepfake_assets.splits.swaps import UnknownDonors
+
+    catalog = graph["catalog"]
+    faces = faces_for_splitting(
+        kept_faces(catalog.read("faces"), catalog.read("duplicates")),
+        catalog.read("videos"),
+        catalog.read("video_actors"),
+        fake_identity_pairs(catalog.read("fake_identities")),
+    )
+    built = build_splits(
+        faces,
+        balanced_sources(catalog.read("frame_plans")),
+        SplitSettings(unknown_donors=UnknownDonors.DROP),
+    )
+    everyone = _true_identities(graph, built.splits, pl.col("split"))
+    assert len(everyone) >= 9
+    assert {p: w for p, w in everyone.items() if len(w) > 1} == {}
+    folds = built.folds.faces.filter(pl.col("level").is_not_null())
+    place = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
+    in_folds = _true_identities(graph, folds, place)
+    assert {p: w for p, w in in_folds.items() if len(w) > 1} == {}
+    # what it cost: the demo's fakes without a donor (none is an expression swap), all their
+    # faces recorded with the reason; thinning for balance drew on the fakes that stay
+    unknown = built.drops.filter(pl.col("reason") == "donor_unknown")
+    demo_fakes = catalog.read("fake_identities").filter(pl.col("source") == "demo")
+    no_donor = set(demo_fakes.filter(pl.col("donor_actor_id").is_null())["video_id"])
+    demo = unknown.filter(pl.col("source") == "demo")
+    assert set(demo["video_id"]) == no_donor and no_donor
+    assert not no_donor & set(built.splits.filter(pl.col("source") == "demo")["video_id"])
+    assert set(unknown["scope"]) == {"splits"}
+    meta = built.result.metadata()["donor_unknown_dropped"]
+    assert meta["demo"] == {"fakes": len(no_donor), "faces": demo.height}
+    with capsys.disabled():
+        print(
+            f"\nunknown_donors: drop on the demo: {len(no_donor)} of {demo_fakes.height} fakes "
+            f"({demo.height} faces) dropped; split_drops by reason: "
+            f"{built.drops_by_reason().rows()}; faces in the split {built.splits.height}"
+        )
+
+
 def test_export_is_self_contained(graph):
     export = graph["root"] / "data" / "export"
     info = pl.read_csv(export / "info.csv")

@@ -22,6 +22,7 @@ from deepfake_assets.splits.dataset import (
 )
 from deepfake_assets.splits.identity_graph import DonorPolicy
 from deepfake_assets.splits.reports import actors_per_split, leak_rows
+from deepfake_assets.splits.swaps import UnknownDonors
 
 FAKE_IDENTITIES = "fake_identities"  # written by the `fake_identities` asset, when present
 
@@ -31,7 +32,10 @@ class SplitConfig(dg.Config):
     which can break identity-disjointness (the checks then say where). `donors`: `group`
     (a fake's donor is tied to its group; falls back to `drop_bridging` when that makes a
     group too large for the ratios), `drop_bridging` (fakes whose donor is in another split
-    are dropped, as few as the search finds), `ignore` (donors play no part)."""
+    are dropped, as few as the search finds), `ignore` (donors play no part).
+    `unknown_donors`: `keep` (a swap fake whose donor nobody knows is placed with its
+    original) or `drop` (left out, reason `donor_unknown`: no person on two sides through any
+    face the dataset shows)."""
 
     train: float = DEFAULT_RATIOS["train"]
     val: float = DEFAULT_RATIOS["val"]
@@ -42,6 +46,7 @@ class SplitConfig(dg.Config):
     pin_official_splits: bool = False
     donors: Literal["group", "drop_bridging", "ignore"] = DonorPolicy.GROUP.value
     search_restarts: int = 100
+    unknown_donors: Literal["keep", "drop"] = UnknownDonors.KEEP.value
 
 
 def read_fake_identities(catalog) -> pl.DataFrame | None:
@@ -129,6 +134,7 @@ def _settings(config: SplitConfig) -> SplitSettings:
         pin_official_splits=config.pin_official_splits,
         donors=DonorPolicy(config.donors),
         search_restarts=config.search_restarts,
+        unknown_donors=UnknownDonors(config.unknown_donors),
     )
 
 

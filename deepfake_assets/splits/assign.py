@@ -5,7 +5,9 @@ Rules, in order of precedence:
    `splits.identity_graph`): every face of a person, real or fake, in every source, whether
    they are a video's actor, the second person of a two-person video, or a fake's donor, and
    every fake with its original video, goes to one split. The donor policy
-   (`identity_graph.DonorPolicy`) may instead drop the fakes whose donor is elsewhere.
+   (`identity_graph.DonorPolicy`) may instead drop the fakes whose donor is elsewhere; with
+   ``unknown_donors`` DROP (`swaps.UnknownDonors`) a swap fake whose donor nobody knows is
+   left out before placement, since its face may be a person placed elsewhere.
 2. Held-out generation methods: every group with a face from a ``test_only`` source goes to
    test whole. So a person seen in a test-only source is a test person everywhere: their faces
    in ordinary sources go to test too (reported as ``forced_test_faces`` and in ``pinning``),
@@ -46,6 +48,12 @@ from deepfake_assets.splits.identity_graph import (
     graph_stats,
 )
 from deepfake_assets.splits.placement import Placed, SearchResult, dropped_faces, place_groups
+from deepfake_assets.splits.swaps import (
+    DONOR_UNKNOWN,
+    UnknownDonors,
+    per_source,
+    split_off_unknown_donors,
+)
 
 __all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits", "drop_summary"]
 
@@ -70,10 +78,11 @@ class SplitResult:
     report: scope (overall/source/label/gender/age/race), category, split, faces, actors,
         videos, share (of the category's faces), target (the effective ratio aimed at;
         0/0/1 for test-only sources).
-    dropped: faces of fakes dropped because their donor is in another split (not in `faces`):
-        face_id, source, video_id, original_video_id, label, actor_id, donor_actor_id,
-        group_id, donor_group, place (the split the fake's group went to), donor_place, reason
-        (``donor_in_other_split``).
+    dropped: faces of fakes dropped (not in `faces`): face_id, source, video_id,
+        original_video_id, label, actor_id, donor_actor_id, group_id, donor_group, place (the
+        split the fake's group went to), donor_place, reason (``donor_in_other_split``; or
+        ``donor_unknown``: a swap with no known donor under ``unknown_donors`` DROP, left out
+        before placement, so group and place are null).
     donors / donors_used: the donor policy asked for and the one applied (``group`` falls back
         to ``drop_bridging`` when its components are too large, `donor_fallback` says why).
     graph: the identity graph's size; search: the drop-minimising search (None without
@@ -93,6 +102,7 @@ class SplitResult:
     dropped: pl.DataFrame = field(default_factory=pl.DataFrame)
     donors: str = DonorPolicy.GROUP.value
     donors_used: str = DonorPolicy.GROUP.value
+    unknown_donors: str = UnknownDonors.KEEP.value
     donor_fallback: str | None = None
     graph: GraphStats | None = None
     search: SearchResult | None = None
@@ -123,6 +133,12 @@ class SplitResult:
             "donor_fallback": self.donor_fallback or "none",
             "identity_graph": self.graph.as_dict() if self.graph else {},
             "dropped": drop_summary(self.dropped),
+            "unknown_donors": self.unknown_donors,
+            "donor_unknown_dropped": per_source(
+                self.dropped.filter(pl.col("reason") == DONOR_UNKNOWN)
+                if self.dropped.height
+                else self.dropped
+            ),
             "drop_search": search_summary(self.search),
             "warnings": list(self.warnings),
         }
@@ -170,22 +186,26 @@ def assign_splits(
     overall_weight: float = 2.0,
     donors: DonorPolicy | str = DonorPolicy.GROUP,
     search_restarts: int = 100,
+    unknown_donors: UnknownDonors | str = UnknownDonors.KEEP,
 ) -> SplitResult:
     """Assign every face to train / val / test (see module doc for the rules).
 
     `faces` needs face_id (unique) and video_id; source, original_video_id, label, actor_id,
     second_actor_id, donor_actor_id, gender, age, race and test_only are used when present
-    (absent = null / False). `donors` is the donor policy (`identity_graph.DonorPolicy`).
+    (absent = null / False); so is method (`swaps.is_identity_swap`; not returned), for
+    `unknown_donors` (`swaps.UnknownDonors`: DROP leaves out every swap fake without a
+    donor_actor_id). `donors` is the donor policy (`identity_graph.DonorPolicy`).
     `tolerance` (overall) and `category_tolerance` (per stratified category with >= 20 actors)
     are the absolute share misses above which a warning is raised; `tolerance` is also the miss
     the drop-minimising search may accept before it counts drops.
     """
     ratios = check_ratios(ratios, 3)
     policy = DonorPolicy(donors)
+    unknown = UnknownDonors(unknown_donors)
     if "split" in faces.columns:
         raise ValueError("faces already has a 'split' column")
-    base = label_faces(faces, age_bins)
-    out_cols = [c for c in faces.columns if c != "group_id"]
+    base, unknown_dropped = split_off_unknown_donors(label_faces(faces, age_bins), unknown)
+    out_cols = [c for c in faces.columns if c not in ("group_id", "method")]
     stratify_by = [a for a in stratify_by if a in base.columns or a == "age"]
     graph = graph_stats(base)
     notes: list[str] = []
@@ -220,6 +240,8 @@ def assign_splits(
     dropped = dropped_faces(df, dropped_videos, SPLITS, "donor_in_other_split")
     if dropped.height:
         df = df.join(dropped_videos.select("_video"), on="_video", how="anti")
+    n_unknown = unknown_dropped.select(pl.struct("source", "video_id").n_unique()).item()
+    dropped = pl.concat([unknown_dropped, dropped], how="diagonal_relaxed")
 
     moved = df.filter(~pl.col("test_only")).join(
         groups.filter("pinned").select("group_id"), on="group_id", how="semi"
@@ -247,6 +269,11 @@ def assign_splits(
         notes.append(
             f"donors: group cannot hold the ratios ({fallback}); fell back to drop_bridging: "
             f"{dropped_videos.height} fakes ({dropped.height} faces) dropped"
+        )
+    if n_unknown:
+        notes.append(
+            f"unknown_donors: drop left out {n_unknown} swap fakes ({unknown_dropped.height} "
+            "faces) whose donor is unknown"
         )
     if total and forced_faces / total > ratios[test] + tolerance:
         notes.append(
@@ -296,6 +323,7 @@ def assign_splits(
         dropped=dropped,
         donors=policy.value,
         donors_used=used.value,
+        unknown_donors=unknown.value,
         donor_fallback=fallback,
         graph=graph,
         search=placed.search,

@@ -16,6 +16,7 @@ from deepfake_assets.splits.assign import DEFAULT_RATIOS, SplitResult, assign_sp
 from deepfake_assets.splits.balance import rebalance
 from deepfake_assets.splits.folds import FoldResult, assign_folds
 from deepfake_assets.splits.identity_graph import DonorPolicy
+from deepfake_assets.splits.swaps import UnknownDonors, unknown_donor_faces
 
 DEFAULT_LEVEL_1 = 0.85  # seed 001's level-1 share of the two-level fold scheme
 
@@ -34,6 +35,7 @@ SPLIT_COLUMNS = [
     "age",
     "race",
     "test_only",
+    "method",  # for `unknown_donors` (`swaps.is_identity_swap`); not in the tables written
 ]
 
 DROP_COLUMNS = {
@@ -97,7 +99,7 @@ def faces_for_splitting(
 ) -> pl.DataFrame:
     """Kept ``faces`` with every person they show (the video's actor, the second person of a
     two-person video; for a fake, its target and donor from ``identities``, the output of
-    ``fake_identity_pairs``), demographics and the source's test-only flag."""
+    ``fake_identity_pairs``), demographics, the method and the source's test-only flag."""
     if faces.is_empty():
         return faces
     videos = videos.select(
@@ -109,6 +111,7 @@ def faces_for_splitting(
         "race",
         "official_split",
         "test_only",
+        *(["method"] if "method" in videos.columns else []),
     )
     table = faces.join(videos, on=["source", "video_id"], how="left")
     cols = [c for c in ("actor_id", "second_actor_id") if c in video_actors.columns]
@@ -160,6 +163,7 @@ class SplitSettings:
     pin_official_splits: bool = False
     donors: DonorPolicy = DonorPolicy.GROUP
     search_restarts: int = 100
+    unknown_donors: UnknownDonors = UnknownDonors.KEEP
 
 
 @dataclass
@@ -199,7 +203,15 @@ def build_splits(faces: pl.DataFrame, balanced: list[str], settings: SplitSettin
     the caller can log them and keep them with the result.
     """
     before = faces.height
-    faces = rebalance(faces, balanced, seed=settings.seed)
+    # balance what will be placed: the fakes `unknown_donors: drop` leaves out (all their faces
+    # recorded) are not drawn on, so they cost no real face where fakes outnumber reals
+    held = faces.head(0)
+    if settings.unknown_donors is UnknownDonors.DROP:
+        held = faces.filter(unknown_donor_faces(faces))
+    faces = pl.concat(
+        [rebalance(faces.join(held.select("face_id"), on="face_id", how="anti"), balanced,
+                   seed=settings.seed), held]
+    )  # fmt: skip
     thinned = before - faces.height
     table = faces.select([c for c in SPLIT_COLUMNS if c in faces.columns])
     with warnings.catch_warnings(record=True) as caught:
@@ -210,11 +222,13 @@ def build_splits(faces: pl.DataFrame, balanced: list[str], settings: SplitSettin
             seed=settings.seed,
             donors=settings.donors,
             search_restarts=settings.search_restarts,
+            unknown_donors=settings.unknown_donors,
         )
         splits = result.faces
         drops = [drops_table("splits", result.dropped)]
         if result.dropped.height and balanced:
-            # the dropped fakes unbalance REAL/FAKE again: thin the larger class once more
+            # the dropped fakes (donor elsewhere or unknown) unbalance REAL/FAKE again: thin
+            # the larger class once more
             kept = rebalance(splits, balanced, seed=settings.seed)
             again = splits.join(kept.select("face_id"), on="face_id", how="anti")
             reason = pl.lit("rebalanced_after_drops").alias("reason")
@@ -224,7 +238,9 @@ def build_splits(faces: pl.DataFrame, balanced: list[str], settings: SplitSettin
             splits = kept
         # folds over the faces the splits keep: the export never holds a face twice decided
         folds = assign_folds(
-            table.join(splits.select("face_id"), on="face_id", how="semi"),
+            table.join(splits.select("face_id"), on="face_id", how="semi").drop(
+                "method", strict=False
+            ),
             (settings.level_1, 1 - settings.level_1),
             n_folds=settings.n_folds,
             seed=settings.seed,

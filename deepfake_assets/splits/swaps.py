@@ -1,0 +1,129 @@
+"""Which manipulation methods show someone else's face (an identity swap).
+
+A fake whose donor nobody knows can carry an unknown person's face to a second side of the
+split; `unknown_donors: drop` leaves such fakes out. That only matters for methods that put
+another person's face on the target: expression / reenactment (Face2Face, NeuralTextures),
+attribute editing (FaceApp, StarGAN) and entire-face synthesis (StyleGAN, PGGAN: no real
+person, a pseudo-actor of their own) keep or invent the identity and show no donor. A method
+nobody has classified is taken as a swap: dropping a fake too many costs a face, keeping one
+too many can leak a person.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+import polars as pl
+
+from deepfake_assets.sources.dffd import DEFAULT_FOLDERS
+
+__all__ = [
+    "DONOR_UNKNOWN",
+    "NOT_A_SWAP",
+    "UnknownDonors",
+    "is_identity_swap",
+    "method_key",
+    "per_source",
+    "split_off_unknown_donors",
+    "unknown_donor_faces",
+]
+
+
+def method_key(method: str) -> str:
+    """Lower case, letters and digits only, a trailing version dropped (``StyleGAN2``,
+    ``pggan_v1`` -> ``stylegan``, ``pggan``), so spellings of one method compare equal."""
+    key = re.sub(r"[^a-z0-9]", "", method.lower())
+    return re.sub(r"(v?\d+)+$", "", key) or key
+
+
+_NO_DONOR_FAMILIES = {"expression_swap", "attribute_editing", "entire_face_synthesis"}
+# normalised method names (`method_key`) known not to change identity: DFFD's folders of the
+# families above, and FaceForensics++' methods that keep the target's face
+NOT_A_SWAP: frozenset[str] = frozenset(
+    {
+        method_key(rule.method)
+        for rule in DEFAULT_FOLDERS.values()
+        if rule.method and rule.family in _NO_DONOR_FAMILIES
+    }
+    | {"face2face", "neuraltextures"}
+)
+
+
+def is_identity_swap(method: str | None) -> bool:
+    """True unless ``method`` is known not to change the person shown (unknown: a swap)."""
+    if method is None or not method.strip():
+        return True
+    return method_key(method) not in NOT_A_SWAP
+
+
+class UnknownDonors(str, Enum):
+    """What a swap fake whose donor nobody knows does to the split.
+
+    KEEP: it is placed with its original, as every fake is (its donor may be on another side).
+    DROP: it is left out before placement (reason ``donor_unknown``), so no face the dataset
+        shows can carry a person to a second side, given correct names.
+    """
+
+    KEEP = "keep"
+    DROP = "drop"
+
+
+DONOR_UNKNOWN = "donor_unknown"
+
+
+def unknown_donor_faces(df: pl.DataFrame) -> pl.Expr:
+    """Rows of ``df`` that are faces of an identity-swap fake with no ``donor_actor_id``
+    (``method`` optional; without a label column nothing is a fake, without a donor column
+    no donor is known)."""
+    if "label" not in df.columns:
+        return pl.lit(False)
+    donor = pl.col("donor_actor_id").is_null() if "donor_actor_id" in df.columns else True
+    swap = pl.lit(True)
+    if "method" in df.columns:
+        methods = df["method"].cast(pl.Utf8).unique().to_list()
+        swaps = [m for m in methods if m is not None and is_identity_swap(m)]
+        swap = pl.col("method").is_null() | pl.col("method").cast(pl.Utf8).is_in(swaps)
+    return (pl.col("label") == "FAKE") & donor & swap
+
+
+def split_off_unknown_donors(
+    df: pl.DataFrame, policy: UnknownDonors
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(faces kept, one row per face left out) under ``policy``. The rows left out have the
+    columns of ``placement.dropped_faces``; they were never placed, so place and groups are
+    null."""
+    empty = df.head(0)
+    if policy is UnknownDonors.KEEP or df.is_empty():
+        return df, _drop_rows(empty)
+    out = unknown_donor_faces(df)
+    return df.filter(~out), _drop_rows(df.filter(out))
+
+
+def _drop_rows(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select(
+        "face_id",
+        "source",
+        "video_id",
+        "original_video_id",
+        "label",
+        "actor_id",
+        "donor_actor_id",
+        pl.lit(None, dtype=pl.Int64).alias("group_id"),
+        pl.lit(None, dtype=pl.Int64).alias("donor_group"),
+        pl.lit(None, dtype=pl.Utf8).alias("place"),
+        pl.lit(None, dtype=pl.Utf8).alias("donor_place"),
+        pl.lit(DONOR_UNKNOWN).alias("reason"),
+    ).sort("source", "video_id", "face_id", nulls_last=True)
+
+
+def per_source(dropped: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """source -> fakes (videos) and faces in ``dropped``."""
+    if dropped.is_empty():
+        return {}
+    per = dropped.group_by("source").agg(
+        pl.col("video_id").n_unique().alias("fakes"), pl.len().alias("faces")
+    )
+    return {
+        str(s): {"fakes": int(v), "faces": int(f)} for s, v, f in per.sort("source").iter_rows()
+    }
