@@ -130,7 +130,7 @@ def _write(tmp_path: Path, text: str) -> Path:
             [
                 "unknown key 'sed' in ops.fold_splits.config (did you mean 'seed'?)",
                 "valid keys: donors, level_1, n_folds, pin_official_splits, search_restarts, seed, "
-                "test, train, val",
+                "test, train, unknown_donors, val",
             ],
         ),
         (
