@@ -10,13 +10,17 @@ frames whose hashes are 1-2 bits from the previous frame's (near duplicates), vi
 one source into another (cross-dataset duplicates), dlib-sized (128-d) embeddings clustered by
 actor, 4 embeddings per fake track drawn towards its donor, SSIM per fake face. Crop and mask
 paths are hard links to four placeholder PNGs (real PNGs of the real sizes), so the export and
-the file check touch one directory entry per file as they would on real data.
+the file check touch one directory entry per file as they would on real data. Each file's key is
+recorded per source as the faces and fake_groups stages record the files they wrote and verified
+(`media/written_files.py`); what that verification costs the writing worker is measured apart
+(`write_verification`: µs per crop written, plain atomic write vs write + read back + decode).
 
 Then the stages run one after the other in one fresh process, as the CLI's run worker runs
 `build_dataset` (`execution: in_process`): `duplicate_groups`, `actor_clusters`,
 `fake_identities`, `fake_groups`' level grouping (the pure part of that per-source asset:
 per-video statistics and levels), `fold_splits`, its checks, `exported_dataset` (every format,
-DeepfakeBench landmarks off) and its checks (cold, then again with the file verdicts cached);
+DeepfakeBench landmarks off) and its checks (first with the writers' records only, then again
+with the check's own verdicts cached);
 then DeepfakeBench landmarks of 2,000 crops, cold and cached. Wall time and peak RSS (VmHWM,
 reset before each stage) per stage are printed and written to
 `benchmarks/results/scale_bench.json` with the load average.
@@ -86,9 +90,66 @@ def _placeholders(root: Path) -> dict[str, Path]:
 LINKS_PER_FILE = 20_000  # ext4 allows 65,000 links to one inode; the export adds 1-2 per file
 
 
+def _record_keys(jobs: list[tuple[Path, list[str]]], data_dir: Path) -> None:
+    """Record every linked path under its source and stage as the writing stage records a file
+    it verified: a link has its placeholder copy's size, mtime and inode."""
+    from deepfake_assets import config
+    from deepfake_assets.catalog import write_parquet_atomic
+    from deepfake_assets.media.written_files import WRITTEN_SCHEMA, written_files_path
+
+    parts = []
+    for copy, rels in jobs:
+        st = copy.stat()
+        parts.append(
+            pl.DataFrame({"path": rels}, schema={"path": pl.Utf8}).with_columns(
+                size=pl.lit(st.st_size, pl.Int64),
+                mtime_ns=pl.lit(st.st_mtime_ns, pl.Int64),
+                ino=pl.lit(st.st_ino, pl.Int64),
+            )
+        )
+    table = pl.concat(parts).with_columns(
+        top=pl.col("path").str.split("/").list.get(0),
+        source=pl.col("path").str.split("/").list.get(1),
+    )
+    stage_of = {"faces": "faces", "masks": "fake_groups"}
+    for (top, source), group in table.group_by("top", "source"):
+        path = written_files_path(config.work_dir(source, data_dir), stage_of[top])
+        write_parquet_atomic(group.select(list(WRITTEN_SCHEMA)), path)
+
+
+def write_verification_cost(folder: Path, n: int = 900) -> dict:
+    """µs per crop to encode and write a PNG atomically, and to verify it (read back, decode),
+    on crops of the sizes the faces stage writes (160, 299, a 220 raw box) with a face-like
+    mix of smooth and noisy texture."""
+    from deepfake_assets.media.images import encode_png, write_bytes_atomic
+    from deepfake_assets.media.written_files import verify_written
+
+    rng = np.random.default_rng(2)
+    crops = []
+    for side in (160, 299, 220):
+        img = rng.integers(0, 255, (side // 8, side // 8, 3), dtype=np.uint8)
+        img = np.kron(img, np.ones((8, 8, 1), np.uint8))[:side, :side]
+        crops.append(np.ascontiguousarray(img + rng.integers(0, 8, img.shape, dtype=np.uint8)))
+    write_s = verify_s = 0.0
+    for i in range(n):
+        path, img = folder / f"{i % 60}.png", crops[i % 3]
+        start = time.perf_counter()
+        data = encode_png(img)
+        write_bytes_atomic(path, data)
+        mid = time.perf_counter()
+        verify_written(path, data, img.shape, path.name)
+        write_s, verify_s = write_s + mid - start, verify_s + time.perf_counter() - mid
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "encode_and_write_us_per_crop": round(write_s / n * 1e6, 1),
+        "verify_us_per_crop": round(verify_s / n * 1e6, 1),
+        "crops": n,
+    }
+
+
 def _link_all(pairs: list[tuple[Path, list[str]]], data_dir: Path) -> int:
     """Hard-link every path to a copy of its placeholder (a fresh copy every LINKS_PER_FILE
-    paths), directories first, then the links in threads."""
+    paths), directories first, then the links in threads; then record the keys."""
     dirs = {str(Path(rel).parent) for _src, rels in pairs for rel in rels}
     for d in dirs:
         (data_dir / d).mkdir(parents=True, exist_ok=True)
@@ -106,7 +167,9 @@ def _link_all(pairs: list[tuple[Path, list[str]]], data_dir: Path) -> int:
             shutil.copyfile(src, copy)
             jobs.append((copy, rels[lo : lo + LINKS_PER_FILE]))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return sum(pool.map(link, jobs))
+        linked = sum(pool.map(link, jobs))
+    _record_keys(jobs, data_dir)
+    return linked
 
 
 def build_catalog(data_dir: Path, n_faces: int, seed: int = 0) -> dict:
@@ -525,6 +588,11 @@ def bench(n_faces: int, keep: bool) -> dict:
             flush=True,
         )
     print(f"  landmarks: {landmarks}", flush=True)
+    verification = write_verification_cost(tmp / "write_cost")
+    verification["extra_worker_s_for_all_files"] = round(
+        verification["verify_us_per_crop"] * counts["files"] / 1e6, 1
+    )
+    print(f"  write verification (in the per-video stages): {verification}", flush=True)
     job = [s for s in stages if s["stage"] not in ("fake_groups_levels",)]
     total = {
         "build_dataset_s": round(
@@ -547,6 +615,7 @@ def bench(n_faces: int, keep: bool) -> dict:
         "catalog": counts,
         "stages": stages,
         "landmarks": landmarks,
+        "write_verification": verification,
         "total": total,
     }
 

@@ -38,3 +38,10 @@ def faces_dir(source: str, root: Path | None = None) -> Path:
 def work_dir(source: str, root: Path | None = None) -> Path:
     """Per-video results of unfinished runs (what makes a run resumable), under ``root``."""
     return (root or data_dir()) / "work" / source
+
+
+def cache_dir(root: Path | None = None) -> Path:
+    """Caches shared by all sources (file verdicts, landmarks), under ``root``: beside ``work``,
+    never inside it, so no source name can reach them (a source is free to be called
+    ``landmarks``)."""
+    return (root or data_dir()) / "cache"

@@ -35,6 +35,14 @@ def test_materialize_succeeds_with_every_blocking_check_green(graph):
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         for key in (dg.AssetKey("fold_splits"), dg.AssetKey("exported_dataset")):
             assert instance.get_latest_materialization_event(key) is not None
+        # every crop and mask was verified by its writer: the file check read none of them
+        check = dg.AssetCheckKey(dg.AssetKey("exported_dataset"), "crop_and_mask_files_decode")
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check])
+        evaluation = record[check].event.dagster_event.event_specific_data
+        found = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+        assert evaluation.passed and found["num_files"] > 0
+        assert found["num_verified_when_written"] == found["num_files"]
+        assert (found["num_structure_read_now"], found["num_decoded_now"]) == (0, 0)
 
 
 def test_every_hostile_entry_is_a_recorded_row(graph):

@@ -106,6 +106,7 @@ def test_formulas_are_neutralised_in_info_csv_only(graph):
         rows = list(csv.DictReader(handle))
     # no cell of the CSV starts a formula: every such text is quoted with a leading '
     starts = ("=", "+", "-", "@", "\t", "\r")
+
     def is_number(text: str) -> bool:
         try:
             float(text)

@@ -33,6 +33,7 @@ from deepfake_assets.export.linking import link_tree, remove_abandoned_trash, re
 from deepfake_assets.export.video_subset import write_video_subset
 from deepfake_assets.export.webdataset import write_shards
 from deepfake_assets.jobs import DATASET
+from deepfake_assets.media.written_files import read_written
 from deepfake_assets.resources import ComputeResource, DataDirResource
 
 
@@ -322,6 +323,7 @@ def crop_and_mask_files_decode(
         paths,
         file_checks.cache_path(data_dir),
         file_checks.FileCheckParams(max_decodes=config.max_decodes, seed=config.seed),
+        written=read_written(data_dir),
     )
     offenders = pl.DataFrame({"problem": result.problems}, schema={"problem": pl.Utf8})
     return md.rows_check(

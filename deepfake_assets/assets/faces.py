@@ -31,6 +31,7 @@ from deepfake_assets.faces.tables import (
 )
 from deepfake_assets.faces.video_faces import VideoFacesConfig, remove_orphan_crop_folders
 from deepfake_assets.jobs import PER_SOURCE
+from deepfake_assets.media.written_files import record_written
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import ComputeResource, DataDirResource
 
@@ -288,6 +289,7 @@ def face_detections_and_crops(
     faces, face_videos, frames = run.tables(source_name, videos)
     for name, table in (("faces", faces), ("face_videos", face_videos), ("frames", frames)):
         catalog.write(name, table, source_name)
+    record_written(data.work_dir(source_name), "faces", run.written())
     orphans = remove_orphan_crop_folders(out_dir, run.videos_with_faces())
     if orphans:
         context.log.info(f"removed {orphans} crop folders no face of {source_name!r} points to")

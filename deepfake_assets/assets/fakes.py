@@ -17,6 +17,7 @@ from deepfake_assets.fakes.groups import (
     ssim_pairs,
 )
 from deepfake_assets.jobs import PER_SOURCE
+from deepfake_assets.media.written_files import record_written
 from deepfake_assets.partitions import source_partitions
 from deepfake_assets.resources import ComputeResource, DataDirResource
 
@@ -84,6 +85,7 @@ def fake_groups(
     for message in groups.warnings:
         context.log.warning(message)
     catalog.write("fake_groups", groups.table, source_name)
+    record_written(data.work_dir(source_name), "fake_groups", scored.written)
     metadata = {
         **_level_counts(groups, config),
         "faces_per_second": round(groups.table.height / elapsed, 1) if elapsed > 0 else None,

@@ -1,7 +1,11 @@
 """Checking that the crop and mask files the catalog names are there and decode, at any scale.
 
 Decoding every file on every run cost 85-90% of `build_dataset` at 100k-300k faces and more than
-18 minutes at 1M. The check is split in two, so it costs little more than listing the files:
+18 minutes at 1M. The check is split in three, so it costs little more than one `stat` per file:
+
+- every file its writer verified (media/written_files.py: read back byte for byte and decoded
+  right after the rename, its key recorded by the faces and fake_groups stages) and unchanged
+  since: one `stat` that finds the recorded key, like a file an earlier run of this check decoded;
 
 - every file new or changed since the last run: it exists, is a non-empty regular file, starts
   with the PNG signature and a well-formed IHDR chunk (length 13, CRC right, width and height
@@ -36,8 +40,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from deepfake_assets import config
 from deepfake_assets.catalog import write_parquet_atomic
 from deepfake_assets.media.images import ImageIOError, read_png
+from deepfake_assets.media.written_files import WRITTEN_SCHEMA
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -71,6 +77,7 @@ class FileCheckResult:
     num_cached: int  # decoded in an earlier run, unchanged since
     num_structure_only: int  # structure checked, not decoded yet (over max_decodes)
     num_structure_read: int = 0  # files whose head and tail were read now (new or changed)
+    num_verified_when_written: int = 0  # of num_cached: vouched for by their writer's record
 
     def metadata(self) -> dict[str, int]:
         return {
@@ -79,6 +86,7 @@ class FileCheckResult:
             "num_verified_before": self.num_cached,
             "num_structure_checked_only": self.num_structure_only,
             "num_structure_read_now": self.num_structure_read,
+            "num_verified_when_written": self.num_verified_when_written,
             "num_problems": len(self.problems),
         }
 
@@ -146,8 +154,9 @@ def catalog_file_paths(catalog) -> pl.Series:
 
 
 def cache_path(data_dir: Path) -> Path:
-    """Where the verdicts live: beside the faces step's work files, outside the catalog."""
-    return data_dir / "work" / "file_checks" / "decoded.parquet"
+    """Where the verdicts live: the data folder's shared cache, outside the catalog and outside
+    every source's folders (removing a source never removes it)."""
+    return config.cache_dir(data_dir) / "file_checks" / "decoded.parquet"
 
 
 def read_cache(cache_path: Path) -> pl.DataFrame:
@@ -164,6 +173,20 @@ def read_cache(cache_path: Path) -> pl.DataFrame:
     return pl.DataFrame(schema=CACHE_SCHEMA)
 
 
+def known_keys(cache: pl.DataFrame, written: pl.DataFrame | None) -> pl.DataFrame:
+    """One key per path: the cache's verdicts and the writers' records (`decoded`: True), the
+    newest (largest mtime; a tie: the writer's) where both name a path, and `writer` marking the
+    writers' keys. Preferring a stale key only costs a re-read: a key is trusted only when the
+    file's `stat` still shows it."""
+    cache = cache.with_columns(writer=pl.lit(False))
+    if written is not None and written.height:
+        by_writer = written.select(list(WRITTEN_SCHEMA)).cast(WRITTEN_SCHEMA)
+        cache = pl.concat(
+            [cache, by_writer.with_columns(decoded=pl.lit(True), writer=pl.lit(True))]
+        )
+    return cache.sort(["mtime_ns", "writer"], descending=[True, True]).unique("path", keep="first")
+
+
 def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
     for lo in range(0, len(items), size):
         yield items[lo : lo + size]
@@ -174,16 +197,17 @@ def verify_files(
     rel_paths: pl.Series,
     cache_path: Path,
     params: FileCheckParams = FileCheckParams(),
+    written: pl.DataFrame | None = None,
 ) -> FileCheckResult:
-    """Check every file under `data_dir` named by `rel_paths` (see the module docstring)."""
+    """Check every file under `data_dir` named by `rel_paths` (see the module docstring);
+    `written`: the writers' records (`media.written_files.read_written`)."""
     paths = rel_paths.drop_nulls().unique(maintain_order=True).alias("path")
     n = paths.len()
-    # the cached key and verdict of each path (null: never checked), in the order of `paths`
-    known = (
-        pl.DataFrame({"path": paths})
-        .join(read_cache(cache_path), on="path", how="left", maintain_order="left")
-        .unique("path", keep="first", maintain_order=True)
+    # the known key and verdict of each path (null: never checked), in the order of `paths`
+    known = pl.DataFrame({"path": paths}).join(
+        known_keys(read_cache(cache_path), written), on="path", how="left", maintain_order="left"
     )
+    by_writer = known["writer"].fill_null(False)
     problems: list[str] = []
     full = (pl.lit(f"{os.fspath(data_dir).rstrip('/')}/") + pl.col("path")).alias("full")
     columns = known.select(full, "size", "mtime_ns", "ino", pl.col("decoded").fill_null(False))
@@ -254,7 +278,8 @@ def verify_files(
     # a failure is never cached; paths no longer named are dropped
     passed = keys.with_columns(decoded=pl.Series(decoded)).filter(pl.col("ok") & ~pl.Series(failed))
     write_parquet_atomic(passed.select(list(CACHE_SCHEMA)), cache_path)
-    vouched = int((keys["same"] & keys["decoded"]).sum())
+    vouched_mask = keys["same"] & keys["decoded"]
+    vouched = int(vouched_mask.sum())
     return FileCheckResult(
         problems=problems,
         num_files=n,
@@ -262,4 +287,5 @@ def verify_files(
         num_cached=vouched,
         num_structure_only=int(keys["ok"].sum()) - vouched - len(todo_paths),
         num_structure_read=n - int(keys["same"].sum()),
+        num_verified_when_written=int((vouched_mask & by_writer).sum()),
     )

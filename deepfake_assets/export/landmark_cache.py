@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from deepfake_assets import config
 from deepfake_assets.catalog import write_parquet_atomic
 
 INDEX_SCHEMA = {
@@ -42,7 +43,7 @@ class LandmarkOptions:
     margin: float = 0.15
 
     def folder(self, data_dir: Path) -> Path:
-        return data_dir / "work" / "landmarks" / f"r{self.resolution}_m{self.margin:g}"
+        return config.cache_dir(data_dir) / "landmarks" / f"r{self.resolution}_m{self.margin:g}"
 
 
 @dataclass

@@ -21,6 +21,7 @@ from deepfake_assets.faces.families import run_families
 from deepfake_assets.faces.staging import ResultCache, result_keys
 from deepfake_assets.faces.tables import build_jobs, face_tables, plans_by_video
 from deepfake_assets.faces.video_faces import VideoFaces, VideoFacesConfig, VideoJob, video_dirs
+from deepfake_assets.media.written_files import WrittenFile
 
 PROGRESS_STEPS = 20  # progress lines per run: every 1/20th of the videos, and the last
 
@@ -117,6 +118,10 @@ class FacesRun:
         """The `faces`, `face_videos` and `frames` rows of the results."""
         labels = dict(zip(videos["video_id"], videos["label"], strict=True))
         return face_tables(source, self.results(), labels)
+
+    def written(self) -> list[WrittenFile]:
+        """The verified crops of every video kept (what the export's file check trusts)."""
+        return [w for r in self.results() if r.ok for w in r.written]
 
     def videos_with_faces(self) -> list[str]:
         return [r.video_id for r in self.results() if r.faces]

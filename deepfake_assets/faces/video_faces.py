@@ -66,7 +66,6 @@ from deepfake_assets.faces.tracking import (
 )
 from deepfake_assets.identity.hashing import phash, phash_batch, to_int64
 from deepfake_assets.media.frames import DecodedFrames, FrameReader, VideoDecodeError
-from deepfake_assets.media.images import write_png_atomic
 from deepfake_assets.media.reasons import relative_reason
 from deepfake_assets.media.still_images import (
     ImageReader,
@@ -74,6 +73,7 @@ from deepfake_assets.media.still_images import (
     open_reader,
     read_item_frames,
 )
+from deepfake_assets.media.written_files import WrittenFile, write_png_verified
 
 if TYPE_CHECKING:
     from deepfake_assets.faces.ensemble import FaceEnsemble
@@ -172,6 +172,9 @@ class VideoFaces:
     frame_hashes: list[int] = field(default_factory=list)
     reason_code: ReasonCode | None = None  # why it is not ok (or ``orphan_fake``); None: ok
     reason_detail: str | None = None  # the rest of ``reason``: the numbers, notes, errors
+    # the crops of ``faces`` as their writer verified them (see media/written_files.py); empty
+    # in results staged before it existed: those crops are checked again by the export
+    written: list[WrittenFile] = field(default_factory=list)
 
     @classmethod
     def broken(
@@ -209,6 +212,7 @@ class VideoFaces:
         if d.get("frame_size") is not None:
             d["frame_size"] = tuple(d["frame_size"])
         d["attempts"] = [Attempt(**a) for a in d.get("attempts", ())]
+        d["written"] = [WrittenFile(**w) for w in d.get("written", ())]
         if d.get("reason_code") is not None:
             d["reason_code"] = ReasonCode(d["reason_code"])
         return cls(**d)
@@ -293,7 +297,9 @@ def _write_crops(
     track: int,
     out_dir: Path,
     cfg: VideoFacesConfig,
+    written: list[WrittenFile],
 ) -> dict[str, str | int | None]:
+    """Write one face's crops (each verified, appended to `written`); the row's path columns."""
     root = Path(cfg.relative_to) if cfg.relative_to is not None else Path(out_dir)
     if not cfg.write_crops:
         return {**{f"crop_{k}": None for k in CROP_KINDS}, "phash_160": None}
@@ -301,9 +307,17 @@ def _write_crops(
     out: dict[str, str | int | None] = {"phash_160": int(to_int64(phash(crops.small)))}
     for kind, img in zip(CROP_KINDS, (crops.small, crops.large, crops.raw), strict=True):
         path = crop_path(out_dir, video_id, frame_index, track, kind)
-        write_png_atomic(path, img, cfg.png_compression)
-        out[f"crop_{kind}"] = Path(os.path.relpath(path, root)).as_posix()
+        rel = Path(os.path.relpath(path, root)).as_posix()
+        written.append(write_png_verified(path, img, rel, cfg.png_compression))
+        out[f"crop_{kind}"] = rel
     return out
+
+
+def _written_of(written: list[WrittenFile], rows: list[dict[str, Any]]) -> list[WrittenFile]:
+    """The last verified write of each crop the final rows name (a path written twice, by two
+    tracks of one frame, keeps its last key)."""
+    names = {r[f"crop_{k}"] for r in rows for k in CROP_KINDS if r[f"crop_{k}"]}
+    return list({w.path: w for w in written if w.path in names}.values())
 
 
 def _remove_stale_crops(out_dir: Path, video_id: str, keep: set[str]) -> None:
@@ -322,19 +336,27 @@ def _rows_from_tracking(
     video_id: str,
     out_dir: Path,
     cfg: VideoFacesConfig,
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[dict[str, Any]], list[str], list[WrittenFile]]:
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
+    written: list[WrittenFile] = []
     for f in tr.faces:
         try:
             paths = _write_crops(
-                frames[f.frame_index], f.box, video_id, f.frame_index, f.track, out_dir, cfg
+                frames[f.frame_index],
+                f.box,
+                video_id,
+                f.frame_index,
+                f.track,
+                out_dir,
+                cfg,
+                written,
             )
         except CropError as e:
             problems.append(f"crop_error at frame {f.frame_index}: {e}")
             continue
         rows.append(_face_row(video_id, f, video_id, paths))
-    return rows, problems
+    return rows, problems, _written_of(written, rows)
 
 
 def _face_row(
@@ -493,7 +515,7 @@ def _try_plans(
         if tr.complete:
             frames = dict(zip(decoded.indices, decoded.frames, strict=True))
             try:
-                rows, problems = _rows_from_tracking(tr, frames, video_id, out_dir, cfg)
+                rows, problems, written = _rows_from_tracking(tr, frames, video_id, out_dir, cfg)
             except Exception as e:  # noqa: BLE001 - disk full, permissions, ...
                 res.status = "failed"
                 return res.because(ReasonCode.WRITE_ERROR, _err(e))
@@ -502,7 +524,7 @@ def _try_plans(
                 detail = _join(*problems)
                 return res.because(ReasonCode.NO_FACE, detail, text=_join("no_face", detail))
             res.status = "ok"
-            res.faces = rows
+            res.faces, res.written = rows, written
             res.frame_indices = used
             res.frame_hashes = _frame_hashes(frames, used)
             notes = _join(
@@ -664,13 +686,15 @@ def _fake_video(
         )
     frames = dict(zip(decoded.indices, decoded.frames, strict=True))
     rows: list[dict[str, Any]] = []
+    written: list[WrittenFile] = []
     for r in original.faces:
         fi = int(r["frame_index"])
         if fi not in frames:
             continue
         box = scale_box((r["x1"], r["y1"], r["x2"], r["y2"]), sx, sy)
         try:
-            paths = _write_crops(frames[fi], box, video_id, fi, int(r["track"]), out_dir, cfg)
+            track = int(r["track"])
+            paths = _write_crops(frames[fi], box, video_id, fi, track, out_dir, cfg, written)
         except CropError as e:
             notes.append(f"crop_error at frame {fi}: {e}")
             continue
@@ -686,7 +710,7 @@ def _fake_video(
             ReasonCode.TOO_FEW_FRAMES, _join("no original face could be cropped", *notes)
         )
     res.status = "ok"
-    res.faces = rows
+    res.faces, res.written = rows, _written_of(written, rows)
     res.frame_indices = sorted({r["frame_index"] for r in rows})
     res.frame_hashes = _frame_hashes(frames, res.frame_indices)
     res.because(None, _join(*notes))

@@ -20,6 +20,7 @@ from deepfake_assets.compute.batches import run_batches
 from deepfake_assets.fakes.levels import LevelResult, assign_levels
 from deepfake_assets.fakes.ssim import video_stats
 from deepfake_assets.fakes.ssim_tasks import SsimBatch, ssim_crop_files
+from deepfake_assets.media.written_files import WrittenFile
 
 FAKE_GROUPS_SCHEMA = {
     "face_id": pl.Utf8,
@@ -62,6 +63,7 @@ class ScoredPairs:
 
     table: pl.DataFrame
     timings: list[tuple[list[str], float]]
+    written: list[WrittenFile]  # the masks, as their writers verified them
 
 
 def scored_table(pairs: pl.DataFrame, batches: list[SsimBatch]) -> pl.DataFrame:
@@ -100,7 +102,8 @@ def ssim_pairs(
         pairs["video_id"].to_list(),
         progress,
     )
-    return ScoredPairs(scored_table(pairs, run.values), run.timings)
+    written = [w for batch in run.values for w in batch.written]
+    return ScoredPairs(scored_table(pairs, run.values), run.timings, written)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_assets.fakes.ssim import diff_mask, mask_area, ssim_batch
-from deepfake_assets.media.images import read_png, write_png_atomic
+from deepfake_assets.media.images import read_png
+from deepfake_assets.media.written_files import WrittenFile, write_png_verified
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class SsimBatch:
     ssim: np.ndarray
     mask_area: np.ndarray
     mask_paths: list[str]
+    written: list[WrittenFile]  # each mask as its writer verified it (media/written_files.py)
 
 
 def mask_path(crop_160: str) -> str:
@@ -38,9 +40,9 @@ def ssim_crop_files(data_dir: str, pairs: list[tuple[str, str]]) -> SsimBatch:
     fake = np.stack([read_png(root / f) for f, _ in pairs])
     real = np.stack([read_png(root / r) for _, r in pairs])
     scores, maps = ssim_batch(fake, real)
-    paths = []
+    paths, written = [], []
     for (f, _), mask in zip(pairs, diff_mask(maps), strict=True):
         rel = mask_path(f)
-        write_png_atomic(root / rel, mask)
+        written.append(write_png_verified(root / rel, mask, rel))
         paths.append(rel)
-    return SsimBatch(np.asarray(scores), np.asarray(mask_area(maps)), paths)
+    return SsimBatch(np.asarray(scores), np.asarray(mask_area(maps)), paths, written)

@@ -152,6 +152,15 @@ def synthetic_original(video_id: str = "real", size: int = SIZE) -> VideoFaces:
 # ----------------------------------------------------------------- fakes (no model needed)
 
 
+def _assert_written_as_named(res, root):
+    """Every crop the rows name is recorded once, with the key the file has now."""
+    named = sorted(r[f"crop_{k}"] for r in res.faces for k in ("160", "299", "raw"))
+    assert sorted(w.path for w in res.written) == named
+    for w in res.written:
+        st = (root / w.path).stat()
+        assert (w.size, w.mtime_ns, w.ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def test_fake_reuses_the_originals_frames_and_boxes(videos, tmp_path):
     orig = synthetic_original()
     res = process_fake_video(videos["fake"], "fake", orig, tmp_path)
@@ -168,6 +177,7 @@ def test_fake_reuses_the_originals_frames_and_boxes(videos, tmp_path):
     assert read_png(tmp_path / row["crop_160"]).shape == (160, 160, 3)
     assert read_png(tmp_path / row["crop_299"]).shape == (299, 299, 3)
     assert read_png(tmp_path / row["crop_raw"]).shape == (65, 50, 3)
+    _assert_written_as_named(res, tmp_path)
 
 
 def test_fake_shorter_than_original_keeps_what_it_has(videos, tmp_path):
@@ -335,6 +345,8 @@ def test_real_video_face_in_every_frame(videos, ensemble, tmp_path):
     assert not np.array_equal(
         read_png(tmp_path.parent / fake.faces[0]["crop_raw"]), raw
     )  # same box, altered pixels
+    _assert_written_as_named(res, tmp_path.parent)
+    _assert_written_as_named(fake, tmp_path.parent)
 
 
 @pytest.mark.slow

@@ -53,8 +53,8 @@ def test_each_fake_face_is_paired_with_its_original_at_the_same_frame_and_track(
 def test_scores_follow_the_pairs_and_levels_are_joined_per_video():
     pairs = fake_pairs(_faces()).sort("video_id", "frame_index")
     batches = [
-        SsimBatch(np.array([0.5, 0.7]), np.array([0.3, 0.1]), ["m/a0.png", "m/a1.png"]),
-        SsimBatch(np.array([0.999]), np.array([0.0]), ["m/b1.png"]),
+        SsimBatch(np.array([0.5, 0.7]), np.array([0.3, 0.1]), ["m/a0.png", "m/a1.png"], []),
+        SsimBatch(np.array([0.999]), np.array([0.0]), ["m/b1.png"], []),
     ]
     scored = scored_table(pairs, batches)
     assert scored["ssim"].to_list() == [0.5, 0.7, 0.999]
