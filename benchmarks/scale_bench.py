@@ -495,8 +495,13 @@ def run_stage(data_dir: Path, stage: str) -> dict:
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    return {"ok": result.success, "checks": checks}
+    evaluations = result.get_asset_check_evaluations()
+    out = {"ok": result.success, "checks": {e.check_name: e.passed for e in evaluations}}
+    for e in evaluations:  # what the file check read, decoded and trusted
+        if e.check_name == "crop_and_mask_files_decode":
+            metadata = (e.metadata or {}).items()
+            out["file_check"] = {k: getattr(v, "value", v) for k, v in metadata if k[:4] == "num_"}
+    return out
 
 
 def _reset_peak() -> None:

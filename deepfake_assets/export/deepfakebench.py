@@ -253,7 +253,7 @@ def write_deepfakebench(
     ``info``'s ``path_299`` and ``mask_path`` are relative to ``export_dir`` and already there;
     images are linked (never re-encoded). Landmarks are computed on the exported 299 crops
     through ``executor`` (compute/; None: in this process) and kept under
-    ``data_dir/work/landmarks`` (export/landmark_cache.py), so a re-export reuses them; with
+    ``data_dir/cache/landmarks`` (export/landmark_cache.py), so a re-export reuses them; with
     no ``data_dir`` they are computed into a folder removed afterwards.
     """
     from deepfake_assets.compute import LocalExecutor

@@ -4,7 +4,7 @@ dlib's frontal detector plus its 68-point predictor cost tens of milliseconds pe
 (README's scale section; `benchmarks/scale_bench.py` with landmarks on): at a million faces,
 hours in one process. So each crop's landmarks are
 computed once, by the `compute` executor's workers (this machine's cores, or a Dask cluster),
-saved as the `.npy` file DeepfakeBench reads under `work/landmarks/<options>/`, and recorded in
+saved as the `.npy` file DeepfakeBench reads under `cache/landmarks/<options>/`, and recorded in
 an index keyed by the crop file's (path, size, mtime in ns, inode). An export links those files;
 a re-export computes landmarks only for crops that are new or changed since (a rewritten crop
 gets a new key).
