@@ -9,6 +9,7 @@ import polars as pl
 
 from deepfake_assets import config
 from deepfake_assets.catalog import Catalog, MissingPartitionError
+from deepfake_assets.compute import Backend
 from deepfake_assets.registry import SourceRegistry
 
 
@@ -52,11 +53,10 @@ class ComputeResource(dg.ConfigurableResource):
     `workers`: local pool processes (None: the stage's own choice, one per core for larger
     sources); with `dask` and no address, the processes of a LocalCluster started for the run.
     `threads_per_worker`: torch/OpenCV threads per task (None: the stage's own setting).
-    Every "use the default" is None (`backend` is a plain str: Dagster's config takes no
-    optional Literal; `resolved_backend` names the two values).
+    Every "use the default" is None.
     """
 
-    backend: str | None = None
+    backend: Backend | None = None  # local or dask, checked before a run starts
     scheduler_address: str | None = None
     workers: int | None = None
     threads_per_worker: int | None = None
@@ -65,10 +65,7 @@ class ComputeResource(dg.ConfigurableResource):
         return self.scheduler_address or config.dask_scheduler()
 
     def resolved_backend(self) -> str:
-        backend = self.backend or ("dask" if self.address() else "local")
-        if backend not in ("local", "dask"):
-            raise dg.Failure(f"unknown compute backend {backend!r}; choose `local` or `dask`")
-        return backend
+        return str(self.backend or ("dask" if self.address() else "local"))
 
     def threads(self, stage_default: int) -> int:
         if self.threads_per_worker is not None:

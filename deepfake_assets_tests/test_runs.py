@@ -138,6 +138,14 @@ def _write(tmp_path: Path, text: str) -> Path:
             ["ops.face_detections_and_crops.config.workers:", "many"],
         ),
         (
+            "ops:\n  sampled_frames: {config: {strategy: random}}\n",
+            ["ops.sampled_frames.config.strategy", "random"],
+        ),
+        (
+            "ops:\n  exported_dataset: {config: {formats: [hf, tfrecord]}}\n",
+            ["ops.exported_dataset.config.formats", "tfrecord"],
+        ),
+        (
             "ops:\n  exported_dataset: {config: {x: 1}}\n",
             ["unknown key 'x' in ops.exported_dataset.config", "valid keys: "],
         ),

@@ -20,6 +20,7 @@ from deepfake_assets.catalog import pid_alive
 from deepfake_assets.export import file_checks
 from deepfake_assets.export.data_card import counts_figure, data_card
 from deepfake_assets.export.deepfakebench import DeepfakeBenchOptions, write_deepfakebench
+from deepfake_assets.export.formats import FORMATS, ExportFormat
 from deepfake_assets.export.funnel import funnel_table
 from deepfake_assets.export.hf import write_imagefolder
 from deepfake_assets.export.info import (
@@ -77,6 +78,7 @@ def _build(
         catalog.read("duplicates"),
         catalog.read("splits"),
         info,
+        catalog.read("split_drops"),
     )
     funnel.write_csv(building / "funnel.csv")
     figure_name = "data_card_counts.png"
@@ -86,14 +88,13 @@ def _build(
     return card, formats, funnel
 
 
-FORMATS = ("deepfakebench", "hf", "webdataset", "test_videos")
 IMAGE_COLUMNS = {"160": "path", "299": "path_299", "raw": "path_raw"}
 
 
 class ExportConfig(dg.Config):
     """Which consumer formats to write beside info.csv, and their options (README "Export")."""
 
-    formats: list[str] = list(FORMATS)
+    formats: list[ExportFormat] = list(FORMATS)  # checked by Dagster before the run starts
     # DeepfakeBench: <name>.json / <name>_val.json, ./datasets/<name>/... paths
     deepfakebench_name: str = "deepfake_assets"
     deepfakebench_per_method_labels: bool = False
@@ -126,12 +127,6 @@ def exported_dataset(
     data: DataDirResource,
     compute: ComputeResource,
 ):
-    unknown = sorted(set(config.formats) - set(FORMATS))
-    if unknown or config.image not in IMAGE_COLUMNS:
-        raise dg.Failure(
-            f"export config: unknown formats {unknown} (known: {list(FORMATS)}) or image "
-            f"{config.image!r} (known: {list(IMAGE_COLUMNS)})"
-        )
     catalog = data.catalog()
     data_dir = data.path()
     out = data_dir / "export"

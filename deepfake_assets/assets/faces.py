@@ -21,7 +21,12 @@ from deepfake_assets.compute import ExecutorUnavailable, summarise_seconds
 from deepfake_assets.faces.ensemble import EnsembleConfig
 from deepfake_assets.faces.figures import faces_picture
 from deepfake_assets.faces.run import FacesRun
-from deepfake_assets.faces.sampling import STRATEGIES, SamplingParams, plan_source
+from deepfake_assets.faces.sampling import (
+    STRATEGIES,
+    SamplingParams,
+    SamplingStrategy,
+    plan_source,
+)
 from deepfake_assets.faces.staging import ResultCache
 from deepfake_assets.faces.tables import (
     default_workers,
@@ -41,9 +46,7 @@ DEFAULT_STRATEGY = "first_and_even"
 class SamplingConfig(dg.Config):
     """Frame sampling; `strategy` None = the source's own setting, else first_and_even."""
 
-    # first_and_even, uniform or balanced (checked at run time: Dagster's config cannot take
-    # an optional Literal)
-    strategy: str | None = None
+    strategy: SamplingStrategy | None = None  # first_and_even, uniform or balanced
     seed: int = 0
     first: int = 10
     evenly: int = 7
@@ -72,8 +75,8 @@ def sampled_frames(
     source_name = context.partition_key
     catalog = data.catalog()
     source = data.registry().get(source_name)
-    strategy = config.strategy or source.sampling or DEFAULT_STRATEGY
-    if strategy not in STRATEGIES:
+    strategy = str(config.strategy or source.sampling or DEFAULT_STRATEGY)
+    if strategy not in STRATEGIES:  # a registry written by hand: the config's are checked
         raise dg.Failure(f"unknown sampling strategy {strategy!r}; choose one of {STRATEGIES}")
     videos = data.require("videos", source_name, writer="videos")  # empty: nothing to plan
     usable = plannable_videos(videos)

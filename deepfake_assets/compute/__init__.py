@@ -9,6 +9,7 @@ write files under the shared data folder and return small records, never frames.
 
 from deepfake_assets.compute.cache import per_process
 from deepfake_assets.compute.executor import (
+    Backend,
     Executor,
     ExecutorUnavailable,
     LocalExecutor,
@@ -20,6 +21,7 @@ from deepfake_assets.compute.executor import (
 )
 
 __all__ = [
+    "Backend",
     "Executor",
     "ExecutorUnavailable",
     "LocalExecutor",

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -39,6 +40,14 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class Backend(StrEnum):
+    """Where the tasks run (member names are the config values: Dagster's config takes an
+    enum's names)."""
+
+    local = "local"
+    dask = "dask"
 
 
 class ExecutorUnavailable(RuntimeError):

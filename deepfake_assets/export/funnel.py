@@ -2,7 +2,10 @@
 
 videos listed -> probed ok -> with faces found -> faces deduplicated -> balanced and split ->
 exported. The first three steps count videos (and, from "faces found" on, face images); the
-later ones count face images. Every loss is named by the catalog's own status / reason columns.
+later ones count face images. Every loss is named by the catalog's own columns: the probe's
+status, the face stage's `reason_code` (its free-text `reason` only where a row has no code), and
+`split_drops`' reasons for the faces the split policy left out (the rest of that step's loss is
+the thinning that balances real and fake faces).
 """
 
 from __future__ import annotations
@@ -23,18 +26,36 @@ STEPS = ("listed", "probed ok", "faces found", "deduplicated", "balanced + split
 
 
 def _reasons(df: pl.DataFrame, column: str) -> str:
+    """`N why, ...` most common first; `why` is `column`, or for the face stage's rows its
+    `reason_code` (the same cause counted once whatever the detail says)."""
     if df.is_empty():
         return ""
+    why = pl.col(column).cast(pl.Utf8).str.slice(0, 40)
+    if column == "reason" and "reason_code" in df.columns:
+        why = pl.coalesce(pl.col("reason_code").cast(pl.Utf8), why)
     counts = (
-        df.with_columns(pl.col(column).fill_null("no reason").str.slice(0, 40))
-        .group_by(column)
+        df.select(why.fill_null("no reason").alias("why"))
+        .group_by("why")
         .len()
-        .sort("len", column, descending=[True, False])
+        .sort("len", "why", descending=[True, False])
     )
     return ", ".join(f"{n} {why}" for why, n in counts.iter_rows())
 
 
+def _split_losses(lost: int, drops: pl.DataFrame) -> str:
+    """The split step's loss: faces the split policy left out, by reason, then the thinning."""
+    if not lost:
+        return ""
+    left_out = drops.filter(pl.col("scope") == "splits") if "scope" in drops.columns else drops
+    parts = [_reasons(left_out, "reason")] if left_out.height else []
+    thinned = lost - left_out.height
+    if thinned > 0:
+        parts.append(f"{thinned} thinned for real/fake balance")
+    return ", ".join(parts)
+
+
 _EMPTY = {"source": pl.Utf8, "video_id": pl.Utf8, "status": pl.Utf8, "reason": pl.Utf8}
+_NO_DROPS = pl.DataFrame(schema={"scope": pl.Utf8, "source": pl.Utf8, "reason": pl.Utf8})
 
 
 def _for(df: pl.DataFrame, source: str) -> pl.DataFrame:
@@ -51,8 +72,10 @@ def funnel_table(
     duplicates: pl.DataFrame,
     splits: pl.DataFrame,
     info: pl.DataFrame,
+    drops: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per source x step: videos and faces left after it, how many lost and why."""
+    """One row per source x step: videos and faces left after it, how many lost and why
+    (`drops`: the `split_drops` table)."""
     rows = []
     sources = sorted(set(videos["source"].to_list()) | set(info["source"].to_list()))
     for src in sources:
@@ -91,9 +114,7 @@ def funnel_table(
                 s.select("video_id").n_unique() if s.height else 0,
                 s.height,
                 split_lost,
-                f"{split_lost} thinned for balance or dropped by the split policy"
-                if split_lost
-                else "",
+                _split_losses(split_lost, _for(drops if drops is not None else _NO_DROPS, src)),
             ),
             (
                 src,

@@ -47,11 +47,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
 
 import numpy as np
 import polars as pl
 
-STRATEGIES = ("first_and_even", "uniform", "balanced")
+
+class SamplingStrategy(StrEnum):
+    """How frames are planned (member names are the config values: Dagster's config takes an
+    enum's names, so they are the lower-case values themselves)."""
+
+    first_and_even = "first_and_even"
+    uniform = "uniform"
+    balanced = "balanced"
+
+
+STRATEGIES = tuple(s.value for s in SamplingStrategy)
 
 REAL = "REAL"
 FAKE = "FAKE"
