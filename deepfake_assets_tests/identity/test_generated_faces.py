@@ -9,10 +9,19 @@ import math
 
 import numpy as np
 import polars as pl
+import pytest
 
 from deepfake_assets.identity.actors import cluster_actors, cluster_params
 from deepfake_assets.identity.donors import DonorParams, TrackMeans, identities_from_tables
 from deepfake_assets.identity.embed_tasks import embedding_inputs, embedding_rows
+from deepfake_assets.sources import methods
+from deepfake_assets.sources.dffd import DEFAULT_FOLDERS
+from deepfake_assets.sources.methods import (
+    is_entire_face_synthesis,
+    is_identity_swap,
+    synthesis_rows,
+)
+from deepfake_assets.splits import swaps
 from deepfake_assets.splits.dataset import faces_for_splitting, fake_identity_pairs
 from deepfake_assets.splits.swaps import unknown_donor_faces
 
@@ -165,3 +174,40 @@ def test_embeddings_of_generated_faces_from_an_older_catalog_are_left_out():
     and the donor match leave them out all the same."""
     t = _tables()
     _check(_embeddings(t["faces"]), t)
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["stylegan", "StyleGAN2", "StyleGAN3", "stylegan2-ada", "StyleGAN-XL", "pggan_v1", "PGGAN_v2",
+     "ProGAN", "generated", "Synthesised"],
+)  # fmt: skip
+def test_entire_face_synthesis_methods_are_recognised(method: str) -> None:
+    assert is_entire_face_synthesis(method)
+    assert not is_identity_swap(method)  # never dropped by `unknown_donors: drop`
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["faceapp", "StarGAN", "Face2Face", "Deepfakes", "FaceSwap", "celeb-synthesis", "DF-VAE",
+     "some-new-method", None, "", " "],
+)  # fmt: skip
+def test_edits_swaps_and_unknown_methods_show_real_people(method: str | None) -> None:
+    assert not is_entire_face_synthesis(method)
+
+
+def test_splits_and_identity_share_one_classification() -> None:
+    assert swaps.method_key is methods.method_key
+    assert swaps.is_identity_swap is methods.is_identity_swap
+    assert methods.ENTIRE_FACE_SYNTHESIS <= swaps.NOT_A_SWAP
+    # DFFD's own folders of the family, as its table names them
+    dffd = {r.method for r in DEFAULT_FOLDERS.values() if r.family == "entire_face_synthesis"}
+    assert dffd and all(is_entire_face_synthesis(m) for m in dffd)
+
+
+def test_synthesis_rows_need_a_fake_label_and_a_method_column() -> None:
+    df = pl.DataFrame(
+        {"label": ["FAKE", "REAL", "FAKE", "FAKE"], "method": ["StyleGAN2", "stylegan", None, "x"]}
+    )
+    assert df.select(synthesis_rows(df)).to_series().to_list() == [True, False, False, False]
+    no_method = df.drop("method")
+    assert not no_method.select(synthesis_rows(no_method)).to_series().any()
