@@ -801,7 +801,9 @@ def identities_summary(table: pl.DataFrame) -> dict:
         "num_with_donor": table.filter(pl.col("donor_actor_id").is_not_null()).height,
         "num_orphan_fakes": int(table["orphan_fake"].sum()) if table.height else 0,
         # entire-face synthesis: pseudo-actors, never face-matched
-        "num_generated": int(table["generated"].sum()) if table.height else 0,
+        "num_generated": int(table["generated"].sum())
+        if table.height and "generated" in table.columns
+        else 0,
         "donors_by_source": counts(table, "source", "donor_source"),
         "targets_by_origin": counts(table, "target_from"),
         "face_matched_fakes": considered.height,

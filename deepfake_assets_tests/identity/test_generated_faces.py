@@ -47,12 +47,14 @@ ITEMS: dict[str, tuple[str, str | None, float, str | None, str | None]] = {
     "gen_near_a": ("FAKE", "pggan_v1", 1.0, None, None),
     # a generated image whose manifest names the donor: the name is used
     "gen_named": ("FAKE", "stylegan", 1.5, None, "b"),
+    # a generated image whose manifest names the person it stands for (target)
+    "gen_actor": ("FAKE", "StyleGAN3", 1.0, "a", None),
     # a swap whose original is missing, on B's faces: clustered and matched as before
     "swap_orphan": ("FAKE", "Deepfakes", 71.0, None, None),
     # an attribute edit of a photo of A whose original is missing: a real person, as before
     "edit_orphan": ("FAKE", "faceapp", 0.5, None, None),
 }
-GENERATED = ("gen_bridge", "gen_near_a", "gen_named")
+GENERATED = ("gen_bridge", "gen_near_a", "gen_named", "gen_actor")
 
 
 def _tables() -> dict[str, pl.DataFrame]:
@@ -142,6 +144,12 @@ def _check(embeddings: pl.DataFrame, t: dict[str, pl.DataFrame]) -> None:
     # a donor the manifest names is used as for any fake
     named = rows["gen_named"]
     assert named["donor_actor_id"] == actor["real_b0"] and named["donor_source"] == "metadata"
+    # ... and so is a named target, with no donor from its face
+    by_name = rows["gen_actor"]
+    assert (by_name["target_actor_id"], by_name["target_from"]) == (actor["real_a0"], "name")
+    assert by_name["donor_actor_id"] is None and by_name["donor_source"] == "none"
+    assert all(rows[v]["generated"] for v in GENERATED)
+    assert not any(rows[v]["generated"] for v in ("swap_orphan", "edit_orphan"))
     # unchanged: the swap orphan's face names its donor (B), the edit's its person (A)
     assert rows["swap_orphan"]["donor_actor_id"] == actor["real_b0"]
     assert rows["edit_orphan"]["donor_actor_id"] == actor["real_a0"]
@@ -154,6 +162,7 @@ def _check(embeddings: pl.DataFrame, t: dict[str, pl.DataFrame]) -> None:
     for v in ("gen_bridge", "gen_near_a"):
         assert per[v]["actor_id"] == f"pseudo:s:{v}" and per[v]["donor_actor_id"] is None
         assert per[v]["actor_id"] not in real_people
+    assert per["gen_actor"]["actor_id"] == actor["real_a0"]  # the name the manifest gives
     # `unknown_donors: drop` never drops a generated face: it is not a swap
     dropped = split.filter(unknown_donor_faces(split))
     assert not set(dropped["video_id"]) & set(GENERATED)
