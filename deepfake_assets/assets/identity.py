@@ -246,7 +246,8 @@ class ActorConfig(dg.Config):
         "(DBSCAN on cosine distance by default, seed 001's t-SNE + DBSCAN on request), noise "
         "kept as singleton actors, clusters merged where a dataset says two videos show the "
         "same person. Every real video gets one actor (its main track's; a second person is "
-        "recorded) and every fake its original's. Tables `actors` and `video_actors`."
+        "recorded) and every fake its original's; a generated item (StyleGAN, PGGAN) is never "
+        "clustered and keeps a pseudo-actor of its own. Tables `actors` and `video_actors`."
     ),
 )
 def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data: DataDirResource):
