@@ -74,8 +74,8 @@ def make_sources(root: Path) -> dict[str, Path]:
     for sub in ("ffhq/train", "stylegan_ffhq/test", "mystery/train", "extras"):
         (dffd / sub).mkdir(parents=True)
     Image.fromarray(hopper).save(dffd / "ffhq" / "train" / "70001.png")  # photos' hopper again
-    # a "generated" face: Hopper mirrored (its donor match links it to Hopper, who is in
-    # this test-only source anyway; the astronaut's photos and video stay out of test)
+    # a "generated" face: Hopper mirrored, right next to her real photos in identity space;
+    # generated faces show nobody, so it must not be clustered with her nor get her as donor
     Image.fromarray(np.ascontiguousarray(hopper[::-1, ::-1][::-1])).save(
         dffd / "stylegan_ffhq" / "test" / "seed7.png"
     )
@@ -160,6 +160,38 @@ def test_edits_get_ssim_and_generated_faces_pseudo_actors(graph):
     identities = {r["video_id"]: r for r in graph["catalog"].read("fake_identities").to_dicts()}
     assert identities["gen/seed0001"]["target_from"] == "pseudo"
     assert identities["stylegan_ffhq/test/seed7"]["target_from"] == "pseudo"
+
+
+def test_generated_faces_are_linked_to_no_real_person(graph):
+    """Both generated faces are Hopper mirrored: never clustered with her, never her donor,
+    each its own pseudo-actor in the split."""
+    catalog = graph["catalog"]
+    generated = {("photos", "gen/seed0001"), ("dffd", "stylegan_ffhq/test/seed7")}
+    key = pl.struct("source", "video_id")
+    real_actors = set(
+        catalog.read("video_actors").filter(pl.col("label") == "REAL")["actor_id"].drop_nulls()
+    )
+    assert real_actors
+    va = {(r["source"], r["video_id"]): r for r in catalog.read("video_actors").to_dicts()}
+    ids = {(r["source"], r["video_id"]): r for r in catalog.read("fake_identities").to_dicts()}
+    tracks = catalog.read("embeddings").select("source", "video_id").unique()
+    for source, video in generated:
+        assert va[source, video]["actor_id"] == f"pseudo:{source}:{video}"
+        assert va[source, video]["actor_source"] == "generated"
+        row = ids[source, video]
+        assert row["generated"] and row["donor_actor_id"] is None, row
+        assert row["donor_source"] == "none" and row["candidate_actor_id"] is None, row
+        assert tracks.filter(
+            (pl.col("source") == source) & (pl.col("video_id") == video)
+        ).is_empty()
+    splits = catalog.read("splits").filter(
+        key.is_in([{"source": s, "video_id": v} for s, v in generated])
+    )
+    assert splits.height >= 1  # the two are one image: dedup may keep only one
+    for row in splits.to_dicts():
+        assert row["actor_id"] == f"pseudo:{row['source']}:{row['video_id']}"
+        assert row["actor_id"] not in real_actors
+        assert row.get("donor_actor_id") is None
 
 
 def test_a_test_only_image_source_goes_to_test_only(graph):

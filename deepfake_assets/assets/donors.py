@@ -93,6 +93,7 @@ class FakeIdentityConfig(dg.Config):
         "(`donor_source` metadata), from its face (embedding: the fake's track moved away "
         "from its target towards one actor by a margin; thresholds measured on the demo) or "
         "from its donor's face rebuilt from fake - original (residual), with the distances. "
+        "A generated face (entire-face synthesis) is never face-matched: donor only by name. "
         "Catalog table `fake_identities`."
     ),
 )

@@ -160,7 +160,8 @@ def _embed(
         "is missing): facenet-pytorch InceptionResnetV1 (vggface2) when its weights are "
         "available, else dlib's face recognition ResNet. Every row records its model. "
         "Catalog table `embeddings`; a few crops per fake track (`fake_faces_per_track`) by "
-        "the same model in `fake_embeddings`, for donor matching only."
+        "the same model in `fake_embeddings`, for donor matching only. Generated faces "
+        "(entire-face synthesis: StyleGAN, PGGAN) are embedded in neither: they show nobody."
     ),
 )
 def face_embeddings(
@@ -176,7 +177,8 @@ def face_embeddings(
     catalog, data_dir = data.catalog(), data.path()
     faces = data.require("faces", source_name, writer="face_crops")  # empty: empty table
     roles = data.require("face_videos", source_name, writer="face_crops")
-    wanted, fakes = embedding_inputs(faces, roles, config.fake_faces_per_track)
+    videos = data.require("videos", source_name, writer="videos")  # methods: synthesis is left out
+    wanted, fakes = embedding_inputs(faces, roles, config.fake_faces_per_track, videos)
     embedder = load_embedder(config.model, weights_path=config.weights_path)
     spec = spec_for(embedder, config.weights_path)
     per_process(("embedder", spec), lambda: embedder)  # the local backend reuses this one
@@ -244,7 +246,8 @@ class ActorConfig(dg.Config):
         "(DBSCAN on cosine distance by default, seed 001's t-SNE + DBSCAN on request), noise "
         "kept as singleton actors, clusters merged where a dataset says two videos show the "
         "same person. Every real video gets one actor (its main track's; a second person is "
-        "recorded) and every fake its original's. Tables `actors` and `video_actors`."
+        "recorded) and every fake its original's; a generated item (StyleGAN, PGGAN) is never "
+        "clustered and keeps a pseudo-actor of its own. Tables `actors` and `video_actors`."
     ),
 )
 def actor_clusters(context: dg.AssetExecutionContext, config: ActorConfig, data: DataDirResource):

@@ -21,6 +21,8 @@ from deepfake_assets.identity.clustering import (
     mean_embeddings,
 )
 from deepfake_assets.identity.dedup import DedupResult
+from deepfake_assets.identity.donors import PSEUDO_PREFIX
+from deepfake_assets.sources.methods import synthesis_rows
 
 TRACK_KEY = ["source", "video_id", "track"]
 
@@ -82,6 +84,13 @@ def duplicates_table(
 def track_table(embeddings: pl.DataFrame, videos: pl.DataFrame) -> pl.DataFrame:
     """One row per face track of a detected-on video: the mean of its face embeddings, sorted
     by source, video and track (as text), with the person the dataset says it shows."""
+    if embeddings.is_empty():  # e.g. every face generated: nothing to cluster
+        return pl.DataFrame(
+            schema={"source": pl.Utf8, "video_id": pl.Utf8, "track": pl.Int64,
+                    "n_faces": pl.Int64, "embedder": pl.Utf8,
+                    "embedding": embeddings.schema.get("embedding", pl.List(pl.Float32)),
+                    "actor_hint": pl.Utf8}
+        )  # fmt: skip
     order = (
         embeddings.select(TRACK_KEY)
         .unique()
@@ -137,7 +146,7 @@ def listed_videos(videos: pl.DataFrame, roles: pl.DataFrame) -> pl.DataFrame:
 
 def actor_table(video_actors: pl.DataFrame, faces: pl.DataFrame) -> pl.DataFrame:
     """The ``actors`` rows: per actor its videos, real videos, faces, sources and the ids the
-    datasets gave it."""
+    datasets gave it (pseudo-actors of generated items are left out)."""
     return (
         video_actors.join(
             faces.group_by("source", "video_id").len("n_faces"),
@@ -152,7 +161,10 @@ def actor_table(video_actors: pl.DataFrame, faces: pl.DataFrame) -> pl.DataFrame
             pl.col("source").unique().sort().str.join(",").alias("sources"),
             pl.col("actor_hint").drop_nulls().unique().sort().str.join(",").alias("provided"),
         )
-        .filter(pl.col("actor_id").is_not_null())
+        # a generated item's pseudo-actor is nobody: not a row of the people seen
+        .filter(
+            pl.col("actor_id").is_not_null() & ~pl.col("actor_id").str.starts_with(PSEUDO_PREFIX)
+        )
         .sort("actor_id")
     )
 
@@ -204,6 +216,34 @@ class ActorRun:
     seconds: float
 
 
+def generated_items(videos: pl.DataFrame) -> pl.DataFrame:
+    """source, video_id of the items whose method is entire-face synthesis (StyleGAN, ...):
+    they show nobody, so they take no part in clustering (``sources/methods.py``)."""
+    return videos.filter(synthesis_rows(videos)).select("source", "video_id").unique()
+
+
+def pseudo_actors_for_generated(
+    video_actors: pl.DataFrame, generated: pl.DataFrame
+) -> pl.DataFrame:
+    """``video_actors`` where each generated item no original gave an actor has a pseudo-actor
+    of its own (``pseudo:<source>:<video_id>``, actor_source ``generated``): one per image or
+    video, never a real person's."""
+    if generated.is_empty():
+        return video_actors
+    mark = generated.with_columns(_gen=pl.lit(True))
+    own = pl.col("_gen").fill_null(False) & pl.col("actor_id").is_null()
+    return (
+        video_actors.join(mark, on=["source", "video_id"], how="left", maintain_order="left")
+        .with_columns(
+            actor_id=pl.when(own)
+            .then(pl.lit(PSEUDO_PREFIX) + pl.col("source") + ":" + pl.col("video_id"))
+            .otherwise(pl.col("actor_id")),
+            actor_source=pl.when(own).then(pl.lit("generated")).otherwise(pl.col("actor_source")),
+        )
+        .drop("_gen")
+    )
+
+
 def cluster_actors(
     embeddings: pl.DataFrame,
     videos: pl.DataFrame,
@@ -214,7 +254,14 @@ def cluster_actors(
     merge_on_hints: bool = True,
 ) -> ActorRun:
     """Every usable video's actor over all sources: track means clustered, then per actor its
-    videos and faces. `videos`: the catalog's (status ok); `face_videos`: role per video."""
+    videos and faces. `videos`: the catalog's (status ok); `face_videos`: role per video.
+
+    Generated items (entire-face synthesis) are left out of the clustering, even where an
+    older catalog embedded them: one generated face between two people would chain them into
+    one actor. Each keeps a pseudo-actor of its own (see `pseudo_actors_for_generated`)."""
+    model = embeddings["model"][0]
+    generated = generated_items(videos)
+    embeddings = embeddings.join(generated, on=["source", "video_id"], how="anti")
     tracks = track_table(embeddings, videos)
     # a fake whose original is missing was detected on: it stands for itself here
     listed = listed_videos(videos, face_videos.select("source", "video_id", "role"))
@@ -224,8 +271,9 @@ def cluster_actors(
     video_actors = result.videos.drop("label", strict=False).join(
         videos.select("source", "video_id", "label"), on=["source", "video_id"], how="left"
     )
+    video_actors = pseudo_actors_for_generated(video_actors, generated)
     actors = actor_table(video_actors, faces)
-    return ActorRun(embeddings["model"][0], params, tracks, result, video_actors, actors, seconds)
+    return ActorRun(model, params, tracks, result, video_actors, actors, seconds)
 
 
 def cluster_sizes(actors: pl.DataFrame) -> dict[str, int]:

@@ -33,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
+from deepfake_assets.sources.methods import synthesis_rows
+
 __all__ = [
     "FAKE_IDENTITY_SCHEMA",
     "Centroids",
@@ -100,6 +102,7 @@ FAKE_IDENTITY_SCHEMA = pl.Schema(
         "video_id": pl.Utf8,
         "original_video_id": pl.Utf8,  # null for orphan fakes
         "orphan_fake": pl.Boolean,
+        "generated": pl.Boolean,  # entire-face synthesis: no face match, no donor unless named
         "target_actor_id": pl.Utf8,  # an actor id, or pseudo:/person: (see below)
         "target_from": pl.Utf8,  # original | name | pseudo
         "donor_actor_id": pl.Utf8,
@@ -511,7 +514,8 @@ def fake_identities(
     """One row per fake video: its target, its donor, where each came from, the distances.
 
     ``fakes``: source, video_id, original_video_id, orphan_fake, actor_hint, donor_hint (raw,
-    as the adapters give them). ``video_actors``: the ``video_actors`` table. ``means``: the
+    as the adapters give them), optional ``generated`` (entire-face synthesis, see
+    :func:`fakes_of`). ``video_actors``: the ``video_actors`` table. ``means``: the
     track means of fake crops (``fake_embeddings``) and of orphan fakes (``embeddings``);
     ``residuals``: the track means of the donors' faces reconstructed from each fake and its
     original (``fake_residuals``, see ``identity/residual.py``), with their ``gain``.
@@ -527,6 +531,9 @@ def fake_identities(
     (its ``video_actors`` actor). Where a name gives the donor, the face match runs as a check
     of the name (``face_agrees``) on up to ``NAMED_CHECKS_PER_SOURCE`` fakes per source (a
     seeded sample: the check is a statistic, and it was half the stage's time at scale).
+    A ``generated`` fake (StyleGAN, PGGAN: a face of nobody) is never matched: it looking like
+    someone does not make it them. Its donor is only ever a name the dataset gives, its target
+    its original's actor, a named person or its own pseudo-actor, as above.
     Vectorised: joins and matrix products, no loop per fake.
     """
     if isinstance(means, dict):
@@ -548,6 +555,8 @@ def fake_identities(
         fakes.select(
             "source", "video_id", pl.col("original_video_id").cast(pl.Utf8),
             pl.col("orphan_fake").cast(pl.Boolean).fill_null(False),
+            (pl.col("generated").cast(pl.Boolean).fill_null(False) if "generated" in fakes.columns
+             else pl.lit(False)).alias("generated"),
             _ns("actor_hint").alias("target_hint"), _ns("donor_hint").alias("donor_hint"),
         )
         .join(va.rename({"actor_id": "own_actor", "main_track": "own_track"}),
@@ -560,7 +569,12 @@ def fake_identities(
         .join(hints.rename({"hint": "donor_hint", "actor_id": "donor_by_hint"}),
               on="donor_hint", how="left", maintain_order="left")
     )  # fmt: skip
-    by_original = ~orphan & pl.col("own_actor").is_not_null()
+    # (a generated item's own pseudo-actor, from `actor_clusters`, is no original's actor)
+    by_original = (
+        ~orphan
+        & pl.col("own_actor").is_not_null()
+        & ~pl.col("own_actor").str.starts_with(PSEUDO_PREFIX)
+    )
     df = df.with_columns(
         target_actor_id=pl.when(by_original).then(pl.col("own_actor"))
         .when(pl.col("target_hint").is_not_null())
@@ -590,8 +604,10 @@ def fake_identities(
     t_c = df["t_c"].fill_null(-1).to_numpy()
     own_c = df["own_c"].fill_null(-1).to_numpy()
     is_orphan = df["orphan_fake"].to_numpy()
+    is_generated = df["generated"].to_numpy().astype(bool)
     has_hint = df["donor_hint"].is_not_null().to_numpy()
-    has_vec = m_row >= 0
+    # a generated face is never compared with anyone: as if it had no face vector
+    has_vec = (m_row >= 0) & ~is_generated
     # where the dataset names the donor, the face match is only a check of the names: on a
     # bounded, seeded sample per source (all of them on small sources), not on every fake
     named_hash = pl.when(pl.col("donor_hint").is_not_null()).then(pl.col("video_id").hash(5))
@@ -615,7 +631,7 @@ def fake_identities(
     margin = spread(match.margin, np.nan)
     similarity = spread(match.similarity, np.nan)
     # the reconstructed donor face, matched like the fake's own face
-    res_ok = (r_row >= 0) & (t_c >= 0)
+    res_ok = (r_row >= 0) & (t_c >= 0) & ~is_generated
     r_dim = residuals.matrix.shape[1] if len(residuals.matrix) else dim
     r_vectors = _gather(residuals.matrix, r_row, r_dim)
     r_match = match_arrays(r_vectors[res_ok], t_c[res_ok], centroids, params)
@@ -627,7 +643,7 @@ def fake_identities(
     r_margin[res_ok] = r_match.margin
 
     # which rule decides, in order (see the docstring)
-    own_in_cent = is_orphan & (own_c >= 0)
+    own_in_cent = is_orphan & (own_c >= 0) & ~is_generated
     by_cluster = ~has_hint & own_in_cent
     match_used = matchable & (~is_orphan | (~has_hint & ~own_in_cent))
     by_match = ~has_hint & ~by_cluster & match_used & accepted
@@ -646,7 +662,7 @@ def fake_identities(
     candidate = ids[cand_idx]  # -1 -> None
     own_actor = df["own_actor"].to_numpy()
     hinted = np.where(
-        is_orphan,
+        is_orphan & ~is_generated,  # a generated item's own actor is its pseudo-actor
         df.select(pl.coalesce("donor_by_hint", "own_actor")).to_series().to_numpy(),
         df["donor_by_hint"].to_numpy(),
     )
@@ -688,7 +704,7 @@ def fake_identities(
         "source", "video_id",
         pl.when(pl.col("orphan_fake")).then(None).otherwise(pl.col("original_video_id"))
         .alias("original_video_id"),
-        "orphan_fake", "target_actor_id", "target_from",
+        "orphan_fake", "generated", "target_actor_id", "target_from",
     ).with_columns(
         pl.Series("donor_actor_id", donor.tolist(), dtype=pl.Utf8),
         pl.Series("donor_source", source.tolist(), dtype=pl.Utf8),
@@ -720,7 +736,8 @@ def _missing(values: np.ndarray) -> np.ndarray:
 
 
 def fakes_of(videos: pl.DataFrame) -> pl.DataFrame:
-    """The usable fakes of the ``videos`` table, in the form :func:`fake_identities` takes."""
+    """The usable fakes of the ``videos`` table, in the form :func:`fake_identities` takes,
+    ``generated`` where the method is entire-face synthesis (``sources/methods.py``)."""
     for col in ("donor_hint", "orphan_fake", "actor_hint"):
         if col not in videos.columns:  # catalogs written before donor hints
             videos = videos.with_columns(pl.lit(None, pl.Utf8).alias(col))
@@ -729,6 +746,7 @@ def fakes_of(videos: pl.DataFrame) -> pl.DataFrame:
         "video_id",
         "original_video_id",
         pl.col("orphan_fake").cast(pl.Boolean).fill_null(False),
+        synthesis_rows(videos).alias("generated"),
         "actor_hint",
         "donor_hint",
     )
@@ -782,6 +800,10 @@ def identities_summary(table: pl.DataFrame) -> dict:
         "num_fakes": table.height,
         "num_with_donor": table.filter(pl.col("donor_actor_id").is_not_null()).height,
         "num_orphan_fakes": int(table["orphan_fake"].sum()) if table.height else 0,
+        # entire-face synthesis: pseudo-actors, never face-matched
+        "num_generated": int(table["generated"].sum())
+        if table.height and "generated" in table.columns
+        else 0,
         "donors_by_source": counts(table, "source", "donor_source"),
         "targets_by_origin": counts(table, "target_from"),
         "face_matched_fakes": considered.height,

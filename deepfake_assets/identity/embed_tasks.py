@@ -20,6 +20,7 @@ from deepfake_assets.compute import Executor, per_process
 from deepfake_assets.compute.batches import run_batches
 from deepfake_assets.identity.donors import pick_fake_faces
 from deepfake_assets.media.images import read_png
+from deepfake_assets.sources.methods import synthesis_rows
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,22 @@ def embed_crop_files(spec: EmbedderSpec, data_dir: str, paths: list[str]) -> np.
 
 
 def embedding_inputs(
-    faces: pl.DataFrame, roles: pl.DataFrame, fake_faces_per_track: int
+    faces: pl.DataFrame,
+    roles: pl.DataFrame,
+    fake_faces_per_track: int,
+    videos: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The faces to embed for clustering (every face of a video detected on: real videos and
     orphan fakes) and a few crops of every fake track for donor matching only (a table of their
-    own: actor clustering never sees a fake's face). `roles`: `face_videos`' video_id, role."""
+    own: actor clustering never sees a fake's face). `roles`: `face_videos`' video_id, role.
+
+    `videos` (the source's, with `method`): faces of entire-face synthesis (StyleGAN, ...) are
+    in neither table: they show nobody, so they are never clustered nor donor-matched
+    (`sources/methods.py`)."""
     with_roles = faces.join(roles.select("video_id", "role"), on="video_id")
+    if videos is not None and "method" in videos.columns:
+        generated = videos.filter(synthesis_rows(videos)).select("video_id")
+        with_roles = with_roles.join(generated, on="video_id", how="anti")
     wanted = with_roles.filter(pl.col("role") != "fake")
     fakes = pick_fake_faces(with_roles.filter(pl.col("role") == "fake"), fake_faces_per_track)
     return wanted, fakes

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from deepfake_assets.sources.methods import synthesis_rows
+
 __all__ = [
     "GAINS",
     "RESIDUAL_SCHEMA",
@@ -194,7 +196,8 @@ def residual_table(source: str, model: str | None, results: list[ResidualTrack])
 
 def fakes_to_rebuild(videos: pl.DataFrame) -> pl.DataFrame:
     """video_id, original_video_id of the usable fakes with an original whose dataset does not
-    name the donor (where it does, the name is the donor and nothing needs rebuilding)."""
+    name the donor (where it does, the name is the donor and nothing needs rebuilding) and
+    that are not entire-face synthesis (a generated face shows nobody: never donor-matched)."""
     hint = pl.col("donor_hint") if "donor_hint" in videos.columns else pl.lit(None, pl.Utf8)
     orphan = pl.col("orphan_fake").fill_null(False) if "orphan_fake" in videos.columns else False
     return videos.filter(
@@ -203,6 +206,7 @@ def fakes_to_rebuild(videos: pl.DataFrame) -> pl.DataFrame:
         & pl.col("original_video_id").is_not_null()
         & ~orphan
         & (hint.is_null() | (hint == ""))
+        & ~synthesis_rows(videos)
     ).select("video_id", "original_video_id")
 
 

@@ -4,19 +4,25 @@ A fake whose donor nobody knows can carry an unknown person's face to a second s
 split; `unknown_donors: drop` leaves such fakes out. That only matters for methods that put
 another person's face on the target: expression / reenactment (Face2Face, NeuralTextures),
 attribute editing (FaceApp, StarGAN) and entire-face synthesis (StyleGAN, PGGAN: no real
-person, a pseudo-actor of their own) keep or invent the identity and show no donor. A method
-nobody has classified is taken as a swap: dropping a fake too many costs a face, keeping one
-too many can leak a person.
+person, a pseudo-actor of their own, never donor-matched) keep or invent the identity and show
+no donor, so they are never dropped here. A method nobody has classified is taken as a swap:
+dropping a fake too many costs a face, keeping one too many can leak a person. The
+classification is ``sources/methods.py``'s, shared with ``identity/``.
 """
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 
 import polars as pl
 
-from deepfake_assets.sources.dffd import DEFAULT_FOLDERS
+# one classification of methods for splits and identity (re-exported: callers import it here)
+from deepfake_assets.sources.methods import (
+    NOT_A_SWAP,
+    is_identity_swap,
+    method_key,
+    methods_where,
+)
 
 __all__ = [
     "DONOR_UNKNOWN",
@@ -28,33 +34,6 @@ __all__ = [
     "split_off_unknown_donors",
     "unknown_donor_faces",
 ]
-
-
-def method_key(method: str) -> str:
-    """Lower case, letters and digits only, a trailing version dropped (``StyleGAN2``,
-    ``pggan_v1`` -> ``stylegan``, ``pggan``), so spellings of one method compare equal."""
-    key = re.sub(r"[^a-z0-9]", "", method.lower())
-    return re.sub(r"(v?\d+)+$", "", key) or key
-
-
-_NO_DONOR_FAMILIES = {"expression_swap", "attribute_editing", "entire_face_synthesis"}
-# normalised method names (`method_key`) known not to change identity: DFFD's folders of the
-# families above, and FaceForensics++' methods that keep the target's face
-NOT_A_SWAP: frozenset[str] = frozenset(
-    {
-        method_key(rule.method)
-        for rule in DEFAULT_FOLDERS.values()
-        if rule.method and rule.family in _NO_DONOR_FAMILIES
-    }
-    | {"face2face", "neuraltextures"}
-)
-
-
-def is_identity_swap(method: str | None) -> bool:
-    """True unless ``method`` is known not to change the person shown (unknown: a swap)."""
-    if method is None or not method.strip():
-        return True
-    return method_key(method) not in NOT_A_SWAP
 
 
 class UnknownDonors(str, Enum):
@@ -81,9 +60,7 @@ def unknown_donor_faces(df: pl.DataFrame) -> pl.Expr:
     donor = pl.col("donor_actor_id").is_null() if "donor_actor_id" in df.columns else True
     swap = pl.lit(True)
     if "method" in df.columns:
-        methods = df["method"].cast(pl.Utf8).unique().to_list()
-        swaps = [m for m in methods if m is not None and is_identity_swap(m)]
-        swap = pl.col("method").is_null() | pl.col("method").cast(pl.Utf8).is_in(swaps)
+        swap = pl.col("method").is_null() | methods_where(df, is_identity_swap)
     return (pl.col("label") == "FAKE") & donor & swap
 
 
