@@ -41,6 +41,7 @@ from deepfake_assets.splits.groups import (
     with_groups,
 )
 from deepfake_assets.splits.identity_graph import (
+    DonorEdges,
     DonorPolicy,
     GraphStats,
     bridging_fakes,
@@ -219,7 +220,7 @@ def assign_splits(
             fallback = plan.placed.too_large
             used = DonorPolicy.DROP_BRIDGING
     if used is not DonorPolicy.GROUP:
-        df, nodes = with_groups(base, donor_edges=False)
+        df, nodes = with_groups(base, donor_edges=DonorEdges.of(used))
         bridging = bridging_fakes(df, nodes) if used is DonorPolicy.DROP_BRIDGING else None
         plan = _plan(
             df, bridging, ratios, stratify_by, seed, overall_weight, tolerance, search_restarts
