@@ -54,6 +54,7 @@ from deepfake_assets.splits.swaps import (
     UnknownDonors,
     per_source,
     split_off_unknown_donors,
+    unknown_donor_faces,
 )
 
 __all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits", "drop_summary"]
@@ -108,6 +109,8 @@ class SplitResult:
     graph: GraphStats | None = None
     search: SearchResult | None = None
     pinning: dict = field(default_factory=dict)
+    # under ``unknown_donors`` KEEP: source -> swap fakes (and faces) placed with no known donor
+    donor_unknown_kept: dict = field(default_factory=dict)
 
     def achieved(self, scope: str = "overall", category: str = "all") -> dict[str, float]:
         """split -> achieved share of faces for one report row group."""
@@ -140,6 +143,7 @@ class SplitResult:
                 if self.dropped.height
                 else self.dropped
             ),
+            "donor_unknown_kept": dict(self.donor_unknown_kept),
             "drop_search": search_summary(self.search),
             "warnings": list(self.warnings),
         }
@@ -312,6 +316,9 @@ def assign_splits(
 
     return SplitResult(
         faces=df.select(*out_cols, "group_id", "split"),
+        donor_unknown_kept=per_source(df.filter(unknown_donor_faces(df)))
+        if unknown is UnknownDonors.KEEP
+        else {},
         videos=_videos(df),
         actors=_actors(df),
         groups=groups.drop("pinned"),
