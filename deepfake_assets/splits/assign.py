@@ -199,10 +199,12 @@ def assign_splits(
     second_actor_id, donor_actor_id, gender, age, race and test_only are used when present
     (absent = null / False); so is method (`swaps.is_identity_swap`; not returned), for
     `unknown_donors` (`swaps.UnknownDonors`: DROP leaves out every swap fake without a
-    donor_actor_id). `donors` is the donor policy (`identity_graph.DonorPolicy`).
-    `tolerance` (overall) and `category_tolerance` (per stratified category with >= 20 actors)
-    are the absolute share misses above which a warning is raised; `tolerance` is also the miss
-    the drop-minimising search may accept before it counts drops.
+    donor_actor_id; KEEP here, so a hand-made table loses no fake unasked, while the asset's
+    default, `fold_splits` through `dataset.SplitSettings`, is DROP). `donors` is the donor
+    policy (`identity_graph.DonorPolicy`). `tolerance` (overall) and `category_tolerance`
+    (per stratified category with >= 20 actors) are the absolute share misses above which a
+    warning is raised; `tolerance` is also the miss the drop-minimising search may accept
+    before it counts drops.
     """
     ratios = check_ratios(ratios, 3)
     policy = DonorPolicy(donors)
