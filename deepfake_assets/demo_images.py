@@ -4,6 +4,10 @@
                                          and framed by one draw of the demo's virtual camera)
     fake/faceswap/<target>__<donor>.png  another demo person's face swapped onto that still
     real/truncated.jpg, real/tiny.png    hostile files: recorded with a reason, never a crash
+    images_truth.json                    the true person of every still (``identity``; a
+                                         swap's ``target_identity`` and ``donor_identity``),
+                                         entries like ``demo_truth.json``'s ``videos``; outside
+                                         real/ and fake/, so not an item
 
 The people are the video demo's, so actor clustering links a person's photos and videos into
 one identity (and the splits keep them together). Stills are mirrored: a photo framed like a
@@ -14,6 +18,7 @@ write; deterministic for a seed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -37,6 +42,7 @@ from deepfake_assets.media.face_swap import swap_face
 SIZE = (320, 320)
 N_REAL = 5
 FAKES = ((0, 1), (2, 3), (4, 0))  # (target, donor) indices among the real stills' people
+TRUTH_NAME = "images_truth.json"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class DemoImagesSummary:
     n_real: int
     n_fake: int
     n_hostile: int
+    truth_path: Path
 
     def __str__(self) -> str:
         return (
@@ -85,12 +92,14 @@ def build_demo_images(dest: Path, *, seed: int = 0) -> DemoImagesSummary:
     people = [s for s in IDENTITY_SOURCES if abs(head_turn(s)) <= MAX_DONOR_TURN][:N_REAL]
     portraits = [_mirror(build_portrait(s)) for s in people]
     stills = []
+    truth: dict[str, dict[str, str]] = {}
     for source, portrait in zip(people, portraits, strict=True):
         motion = Motion.draw(rng, SIZE[0], SIZE[1], 9)
         frame, landmarks = render_clean(portrait, motion, 4)
         noise = rng.standard_normal(frame.shape).astype(np.float32) * motion.noise_sigma
         stills.append((frame, landmarks, noise))
         _write_image(building / "real" / f"{source.identity}.jpg", _to_uint8(frame, noise))
+        truth[f"real/{source.identity}.jpg"] = {"label": "REAL", "identity": source.identity}
     for target, donor in FAKES:
         frame, landmarks, noise = stills[target]
         swapped = swap_face(
@@ -98,10 +107,18 @@ def build_demo_images(dest: Path, *, seed: int = 0) -> DemoImagesSummary:
         )
         name = f"{people[target].identity}__{people[donor].identity}.png"
         _write_image(building / "fake" / "faceswap" / name, _to_uint8(swapped, noise))
+        truth[f"fake/faceswap/{name}"] = {
+            "label": "FAKE",
+            "target_identity": people[target].identity,
+            "donor_identity": people[donor].identity,
+        }
     good = (building / "real" / f"{people[0].identity}.jpg").read_bytes()
     (building / "real" / "truncated.jpg").write_bytes(good[: len(good) // 3])
     _write_image(building / "real" / "tiny.png", np.full((20, 20, 3), 128, np.uint8))
+    tmp = building / f".{TRUTH_NAME}.tmp"
+    tmp.write_text(json.dumps({"seed": seed, "images": truth}, indent=2), encoding="utf-8")
+    os.replace(tmp, building / TRUTH_NAME)
     if dest.exists():
         shutil.rmtree(dest)
     os.replace(building, dest)
-    return DemoImagesSummary(dest, len(people), len(FAKES), 2)
+    return DemoImagesSummary(dest, len(people), len(FAKES), 2, dest / TRUTH_NAME)

@@ -118,7 +118,14 @@ def demo_graph(demo_build, tmp_path_factory):
         assert cli.main(["sources", "add", "demo-images", str(images.dest)]) == 0  # auto
         rc = cli.main(["materialize"])
         truth = json.loads(summary.truth_path.read_text())
-        yield {"rc": rc, "catalog": Catalog(root / "data"), "truth": truth, "root": root}
+        image_truth = json.loads(images.truth_path.read_text())
+        yield {
+            "rc": rc,
+            "catalog": Catalog(root / "data"),
+            "truth": truth,
+            "image_truth": image_truth,
+            "root": root,
+        }
 
 
 @pytest.fixture(autouse=True)

@@ -193,61 +193,96 @@ def test_splits_are_actor_disjoint_and_fakes_follow_originals(graph):
     assert counts["REAL"] == counts["FAKE"] > 0
 
 
-def _true_identities(
-    graph, table: pl.DataFrame, place: pl.Expr, *, found_donors_only: bool = False
-) -> dict[str, set[str]]:
-    """True identity (demo_truth.json) -> the places its faces are in: the person of a real
-    video, a fake's target and its donor (with `found_donors_only`, only the people the pipeline
-    can know: donors it found, from the dataset's names or the fake's face, and targets other
-    than an orphan's stand-in, whose original is missing)."""
+def _true_identities(graph, table: pl.DataFrame, place: pl.Expr) -> dict[str, set[str]]:
+    """True identity -> the places its faces are in, over the demo's videos (demo_truth.json)
+    and its image source (`demo-images`, images_truth.json): the person of a real video or
+    still, a fake's target and its donor, whether the pipeline found them or not."""
     catalog = graph["catalog"]
-    videos = catalog.read("videos").select("source", "video_id", "rel_path")
-    found = catalog.read("fake_identities").select(
-        "source", "video_id", "donor_actor_id", "target_from"
+    truth = {"demo": graph["truth"]["videos"], "demo-images": graph["image_truth"]["images"]}
+    videos = pl.concat(
+        [catalog.read("videos", s).select("source", "video_id", "rel_path") for s in truth]
     )
     faces = (
-        table.filter(pl.col("source") == "demo")
+        table.filter(pl.col("source").is_in(list(truth)))
         .select("source", "video_id", place.alias("place"))
         .join(videos, on=["source", "video_id"])
-        .join(found, on=["source", "video_id"], how="left")
     )
     places: dict[str, set[str]] = collections.defaultdict(set)
-    rows = faces.select("rel_path", "place", "donor_actor_id", "target_from").unique()
-    for rel_path, where, donor_found, target_from in rows.iter_rows():
-        entry = graph["truth"]["videos"][rel_path]
+    for source, rel_path, where in faces.select("source", "rel_path", "place").unique().iter_rows():
+        entry = truth[source][rel_path]
         people = [entry.get("identity")] if entry["label"] == "REAL" else []
-        if not found_donors_only or target_from != "pseudo":
-            people.append(entry.get("target_identity"))
-        if not found_donors_only or donor_found is not None:
-            people.append(entry.get("donor_identity"))
+        people += [entry.get("target_identity"), entry.get("donor_identity")]
         for person in filter(None, people):
-            places[person].add(where)
+            places[person].add(f"{where}")
     return places
 
 
-def test_no_true_identity_in_two_splits_through_any_face_the_pipeline_knows(graph):
-    """The demo's truth: no person, whether filmed, a swap's target or a donor the pipeline
-    found, in two splits or two folds; what still leaks runs only through fakes whose donor
-    was not found (weak blends, whose faces dlib cannot tell from their target's)."""
+def _leaks(places: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {p: w for p, w in places.items() if len(w) > 1}
+
+
+LEVEL_FOLD = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
+
+
+def test_no_true_identity_in_two_splits_nor_two_folds(graph):
+    """The default (`unknown_donors: drop`) on the materialised `splits` and `folds`: no true
+    person of the demo's videos and stills, filmed, a swap's target or its donor, found by the
+    pipeline or not, is in two splits or in two folds of one level."""
     catalog = graph["catalog"]
-    splits = catalog.read("splits")
-    known = _true_identities(graph, splits, pl.col("split"), found_donors_only=True)
-    assert len(known) >= 3
-    assert {p: w for p, w in known.items() if len(w) > 1} == {}
+    everyone = _true_identities(graph, catalog.read("splits"), pl.col("split"))
+    assert len(everyone) >= 9
+    assert _leaks(everyone) == {}
     folds = catalog.read("folds").filter(pl.col("level").is_not_null())
-    place = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
-    in_folds = _true_identities(graph, folds, place, found_donors_only=True)
-    assert {p: w for p, w in in_folds.items() if len(w) > 1} == {}
+    in_folds = _true_identities(graph, folds, LEVEL_FOLD)
+    assert len(in_folds) >= 9
+    assert _leaks(in_folds) == {}
     # donors were found (test_donors_inferred_from_faces_agree_with_the_truth checks them)
     identities = catalog.read("fake_identities").filter(pl.col("donor_actor_id").is_not_null())
     assert identities.height >= 8
 
 
-def test_dropping_unknown_donors_leaves_no_true_identity_in_two_splits(graph, capsys):
-    """`unknown_donors: drop` over the demo's catalog (the split alone, on the tables the
-    `fold_splits` asset reads): every true person of the demo, filmed, a target or a donor,
-    found or not, is on one side of the split and in one fold; the cost is the fakes whose
-    donor nobody found."""
+def test_the_default_drops_the_fakes_whose_donor_nobody_found_and_says_so(graph, capsys):
+    """What `unknown_donors: drop` cost, per source, in `split_drops` and in fold_splits'
+    metadata: every swap fake with no donor, all its faces, none of them in the split."""
+    catalog = graph["catalog"]
+    drops = catalog.read("split_drops")
+    unknown = drops.filter(pl.col("reason") == "donor_unknown")
+    assert set(unknown["scope"]) == {"splits"}
+    identities = catalog.read("fake_identities")
+    splits = catalog.read("splits")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(graph["root"] / "home"))
+        from deepfake_assets.assets.splits import latest_split_metadata
+
+        meta = latest_split_metadata(dg.DagsterInstance.get())
+    assert meta["unknown_donors"] == "drop"
+    reported = meta["donor_unknown_dropped"]
+    lines = []
+    for source in ("demo", "demo-images"):
+        fakes = identities.filter(pl.col("source") == source)
+        no_donor = set(fakes.filter(pl.col("donor_actor_id").is_null())["video_id"])
+        dropped = unknown.filter(pl.col("source") == source)
+        assert set(dropped["video_id"]) == no_donor
+        assert not no_donor & set(splits.filter(pl.col("source") == source)["video_id"])
+        if no_donor:
+            assert reported[source] == {"fakes": len(no_donor), "faces": dropped.height}
+        else:
+            assert source not in reported
+        lines.append(f"{source}: {len(no_donor)} of {fakes.height} fakes ({dropped.height} faces)")
+    assert reported  # the demo has fakes whose donor nobody finds
+    with capsys.disabled():
+        print(
+            f"\nunknown_donors: drop (default) on the demo: {'; '.join(lines)} dropped; "
+            f"split_drops {drops.group_by('scope', 'reason').len().sort('scope', 'reason').rows()}"
+            f"; faces in the split {splits.height}"
+        )
+
+
+def test_keeping_unknown_donors_keeps_every_fake_and_reports_them(graph, capsys):
+    """`unknown_donors: keep` over the demo's catalog (the split alone, on the tables the
+    `fold_splits` asset reads): no fake is left out for its unknown donor, and the metadata
+    counts, per source, the swap fakes placed with no known donor; the true people that then
+    sit on two sides are printed (the reason `drop` is the default)."""
     from deepfake_assets.splits.dataset import (
         SplitSettings,
         balanced_sources,
@@ -268,31 +303,27 @@ def test_dropping_unknown_donors_leaves_no_true_identity_in_two_splits(graph, ca
     built = build_splits(
         faces,
         balanced_sources(catalog.read("frame_plans")),
-        SplitSettings(unknown_donors=UnknownDonors.DROP),
+        SplitSettings(unknown_donors=UnknownDonors.KEEP),
     )
-    everyone = _true_identities(graph, built.splits, pl.col("split"))
-    assert len(everyone) >= 9
-    assert {p: w for p, w in everyone.items() if len(w) > 1} == {}
-    folds = built.folds.faces.filter(pl.col("level").is_not_null())
-    place = pl.col("level").cast(pl.Utf8) + "/" + pl.col("fold").cast(pl.Utf8)
-    in_folds = _true_identities(graph, folds, place)
-    assert {p: w for p, w in in_folds.items() if len(w) > 1} == {}
-    # what it cost: the demo's fakes without a donor (none is an expression swap), all their
-    # faces recorded with the reason; thinning for balance drew on the fakes that stay
-    unknown = built.drops.filter(pl.col("reason") == "donor_unknown")
-    demo_fakes = catalog.read("fake_identities").filter(pl.col("source") == "demo")
+    assert built.drops.filter(pl.col("reason") == "donor_unknown").is_empty()
+    meta = built.result.metadata()
+    assert meta["unknown_donors"] == "keep" and meta["donor_unknown_dropped"] == {}
+    identities = catalog.read("fake_identities")
+    demo_fakes = identities.filter(pl.col("source") == "demo")
     no_donor = set(demo_fakes.filter(pl.col("donor_actor_id").is_null())["video_id"])
-    demo = unknown.filter(pl.col("source") == "demo")
-    assert set(demo["video_id"]) == no_donor and no_donor
-    assert not no_donor & set(built.splits.filter(pl.col("source") == "demo")["video_id"])
-    assert set(unknown["scope"]) == {"splits"}
-    meta = built.result.metadata()["donor_unknown_dropped"]
-    assert meta["demo"] == {"fakes": len(no_donor), "faces": demo.height}
+    # every one of them that the REAL/FAKE thinning of the balanced demo left a face is placed
+    # (one fake's 5 faces all go to the thinning under keep)
+    placed = no_donor & set(built.result.faces.filter(pl.col("source") == "demo")["video_id"])
+    assert len(placed) >= len(no_donor) - 1 and placed
+    assert meta["donor_unknown_kept"]["demo"]["fakes"] == len(placed)
+    leaks = _leaks(_true_identities(graph, built.splits, pl.col("split")))
+    folds = built.folds.faces.filter(pl.col("level").is_not_null())
+    fold_leaks = _leaks(_true_identities(graph, folds, LEVEL_FOLD))
     with capsys.disabled():
         print(
-            f"\nunknown_donors: drop on the demo: {len(no_donor)} of {demo_fakes.height} fakes "
-            f"({demo.height} faces) dropped; split_drops by reason: "
-            f"{built.drops_by_reason().rows()}; faces in the split {built.splits.height}"
+            f"\nunknown_donors: keep on the demo: kept {meta['donor_unknown_kept']}; true people "
+            f"on two sides: {len(leaks)} in splits, {len(fold_leaks)} across folds; faces in the "
+            f"split {built.splits.height}"
         )
 
 

@@ -82,7 +82,8 @@ def test_second_person_in_the_other_split_fails_with_the_rows_named(data_env) ->
 def test_unpinned_splits_pass_and_say_where_donors_come_from(data_env) -> None:
     catalog = Catalog()
     write_catalog(catalog)
-    checks, meta = materialize()
+    # keep: these fakes name no donor (no fake_identities here); this test is about persons
+    checks, meta = materialize({"unknown_donors": "keep"})
     assert checks["no_identity_leakage"].passed
     splits = catalog.read("splits")
     duo = splits.filter(pl.col("video_id") == "duo")["split"][0]
@@ -94,10 +95,27 @@ def test_unpinned_splits_pass_and_say_where_donors_come_from(data_env) -> None:
         assert meta["donor_edges_from"].startswith("none: no fake_identities table")
 
 
+def test_the_default_leaves_out_fakes_with_no_known_donor_and_reports_the_cost(data_env) -> None:
+    """`unknown_donors` defaults to `drop`: fakes of unknown method and no donor (30 of them, 10
+    faces each, no fake_identities) are left out before placement, and fold_splits' metadata
+    says what that cost per source."""
+    catalog = Catalog()
+    write_catalog(catalog)
+    checks, meta = materialize()
+    assert checks["no_identity_leakage"].passed
+    assert meta["unknown_donors"] == "drop"
+    assert meta["donor_unknown_dropped"] == {"src": {"fakes": 30, "faces": 300}}
+    assert meta["dropped"]["by_reason"]["donor_unknown"] == {"fakes": 30, "faces": 300}
+    assert meta["donor_unknown_kept"] == {}
+    assert (catalog.read("splits")["label"] == "REAL").all()
+    drops = catalog.read("split_drops")
+    assert set(drops["reason"]) == {"donor_unknown"} and drops.height == 300
+
+
 def test_a_large_test_only_source_is_judged_against_the_effective_targets(data_env) -> None:
     catalog = Catalog()
     write_catalog(catalog, people=40, held_out=12)
-    checks, meta = materialize()
+    checks, meta = materialize({"unknown_donors": "keep"})  # the fakes name no donor
     ratios = checks["split_ratios"]
     assert ratios.passed, ratios.metadata
     targets = ratios.metadata["targets"].value

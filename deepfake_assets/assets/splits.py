@@ -33,9 +33,9 @@ class SplitConfig(dg.Config):
     (a fake's donor is tied to its group; falls back to `drop_bridging` when that makes a
     group too large for the ratios), `drop_bridging` (fakes whose donor is in another split
     are dropped, as few as the search finds), `ignore` (donors play no part).
-    `unknown_donors`: `keep` (a swap fake whose donor nobody knows is placed with its
-    original) or `drop` (left out, reason `donor_unknown`: no person on two sides through any
-    face the dataset shows)."""
+    `unknown_donors`: `drop` (default: a swap fake whose donor nobody knows is left out,
+    reason `donor_unknown`: no person on two sides through any face the dataset shows) or
+    `keep` (placed with its original; for unknown donors known to be nobody in the dataset)."""
 
     train: float = DEFAULT_RATIOS["train"]
     val: float = DEFAULT_RATIOS["val"]
@@ -46,7 +46,7 @@ class SplitConfig(dg.Config):
     pin_official_splits: bool = False
     donors: Literal["group", "drop_bridging", "ignore"] = DonorPolicy.GROUP.value
     search_restarts: int = 100
-    unknown_donors: Literal["keep", "drop"] = UnknownDonors.KEEP.value
+    unknown_donors: Literal["keep", "drop"] = UnknownDonors.DROP.value
 
 
 def read_fake_identities(catalog) -> pl.DataFrame | None:

@@ -41,6 +41,7 @@ from deepfake_assets.splits.groups import (
     with_groups,
 )
 from deepfake_assets.splits.identity_graph import (
+    DonorEdges,
     DonorPolicy,
     GraphStats,
     bridging_fakes,
@@ -53,6 +54,7 @@ from deepfake_assets.splits.swaps import (
     UnknownDonors,
     per_source,
     split_off_unknown_donors,
+    unknown_donor_faces,
 )
 
 __all__ = ["SPLITS", "DEFAULT_RATIOS", "SplitResult", "assign_splits", "drop_summary"]
@@ -107,6 +109,8 @@ class SplitResult:
     graph: GraphStats | None = None
     search: SearchResult | None = None
     pinning: dict = field(default_factory=dict)
+    # under ``unknown_donors`` KEEP: source -> swap fakes (and faces) placed with no known donor
+    donor_unknown_kept: dict = field(default_factory=dict)
 
     def achieved(self, scope: str = "overall", category: str = "all") -> dict[str, float]:
         """split -> achieved share of faces for one report row group."""
@@ -139,6 +143,7 @@ class SplitResult:
                 if self.dropped.height
                 else self.dropped
             ),
+            "donor_unknown_kept": dict(self.donor_unknown_kept),
             "drop_search": search_summary(self.search),
             "warnings": list(self.warnings),
         }
@@ -194,10 +199,12 @@ def assign_splits(
     second_actor_id, donor_actor_id, gender, age, race and test_only are used when present
     (absent = null / False); so is method (`swaps.is_identity_swap`; not returned), for
     `unknown_donors` (`swaps.UnknownDonors`: DROP leaves out every swap fake without a
-    donor_actor_id). `donors` is the donor policy (`identity_graph.DonorPolicy`).
-    `tolerance` (overall) and `category_tolerance` (per stratified category with >= 20 actors)
-    are the absolute share misses above which a warning is raised; `tolerance` is also the miss
-    the drop-minimising search may accept before it counts drops.
+    donor_actor_id; KEEP here, so a hand-made table loses no fake unasked, while the asset's
+    default, `fold_splits` through `dataset.SplitSettings`, is DROP). `donors` is the donor
+    policy (`identity_graph.DonorPolicy`). `tolerance` (overall) and `category_tolerance`
+    (per stratified category with >= 20 actors) are the absolute share misses above which a
+    warning is raised; `tolerance` is also the miss the drop-minimising search may accept
+    before it counts drops.
     """
     ratios = check_ratios(ratios, 3)
     policy = DonorPolicy(donors)
@@ -219,7 +226,7 @@ def assign_splits(
             fallback = plan.placed.too_large
             used = DonorPolicy.DROP_BRIDGING
     if used is not DonorPolicy.GROUP:
-        df, nodes = with_groups(base, donor_edges=False)
+        df, nodes = with_groups(base, donor_edges=DonorEdges.of(used))
         bridging = bridging_fakes(df, nodes) if used is DonorPolicy.DROP_BRIDGING else None
         plan = _plan(
             df, bridging, ratios, stratify_by, seed, overall_weight, tolerance, search_restarts
@@ -311,6 +318,9 @@ def assign_splits(
 
     return SplitResult(
         faces=df.select(*out_cols, "group_id", "split"),
+        donor_unknown_kept=per_source(df.filter(unknown_donor_faces(df)))
+        if unknown is UnknownDonors.KEEP
+        else {},
         videos=_videos(df),
         actors=_actors(df),
         groups=groups.drop("pinned"),

@@ -163,7 +163,7 @@ class SplitSettings:
     pin_official_splits: bool = False
     donors: DonorPolicy = DonorPolicy.GROUP
     search_restarts: int = 100
-    unknown_donors: UnknownDonors = UnknownDonors.KEEP
+    unknown_donors: UnknownDonors = UnknownDonors.DROP  # fold_splits' default
 
 
 @dataclass

@@ -35,6 +35,7 @@ from deepfake_assets.splits.groups import (
     with_groups,
 )
 from deepfake_assets.splits.identity_graph import (
+    DonorEdges,
     DonorPolicy,
     bridging_fakes,
     donors_merge_groups,
@@ -136,7 +137,7 @@ def assign_folds(
         if plan.too_large and donors_merge_groups(base, df):
             used, fallback = DonorPolicy.DROP_BRIDGING, plan.too_large
     if used is not DonorPolicy.GROUP:
-        df, nodes = with_groups(base, donor_edges=False)
+        df, nodes = with_groups(base, donor_edges=DonorEdges.of(used))
         bridging = bridging_fakes(df, nodes) if used is DonorPolicy.DROP_BRIDGING else None
         plan = _fold_plan(df, bridging, *args, restarts=search_restarts)
     groups, assign = plan.groups, plan.assign

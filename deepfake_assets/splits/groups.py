@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from deepfake_assets.splits.identity_graph import components
+from deepfake_assets.splits.identity_graph import DonorEdges, components
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -102,9 +102,12 @@ def prepare_faces(
     return with_groups(label_faces(faces, age_bins), donor_edges=donor_edges)[0]
 
 
-def with_groups(df: pl.DataFrame, *, donor_edges: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+def with_groups(
+    df: pl.DataFrame, *, donor_edges: bool | DonorEdges
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`label_faces` output + ``_a`` and ``group_id``; also the graph's node table (every actor
-    key, face-less second persons and donors included, with its group)."""
+    key, face-less second persons and donors included, with its group). `donor_edges`: see
+    `identity_graph.DonorEdges.of` (a policy's value gives the edges its placement uses)."""
     nodes = components(df, donors=donor_edges)
     out = df.drop("_a", "group_id", strict=False).join(nodes, on="_actor_key", how="left")
     return out, nodes

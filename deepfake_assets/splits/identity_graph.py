@@ -11,8 +11,10 @@ its fakes). Edges say "this person's face is in this family":
 - ``donor``: for a face-swap fake, the person whose face was pasted (``donor_actor_id``).
   A donor with no face of its own among the faces given (a ``person:`` the dataset names
   but whose videos are not here, or whose faces went to another split before folding) is
-  always an edge, even without donor edges: it has no group of its own to be placed with,
-  so, as an actor's faces do, it ties together the families where its face appears.
+  an edge even when the other donor edges are left out (`DonorEdges.FACELESS`, for
+  ``drop_bridging``): it has no group of its own to be placed with, so, as an actor's faces
+  do, it ties together the families where its face appears. Only ``donors: ignore``
+  (`DonorEdges.NONE`, seed 001's rule) has no donor edge at all.
 
 A connected component of this graph holds every face of every person in it, so placing whole
 components never shows one person on two sides. Donor edges make components large when swaps are
@@ -32,6 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 __all__ = [
+    "DonorEdges",
     "DonorPolicy",
     "GraphStats",
     "identity_edges",
@@ -54,6 +57,30 @@ class DonorPolicy(str, Enum):
     GROUP = "group"
     DROP_BRIDGING = "drop_bridging"
     IGNORE = "ignore"
+
+
+class DonorEdges(str, Enum):
+    """Which donor edges the graph gets: ALL (``group``), FACELESS (only donors with no face
+    among the faces given: ``drop_bridging``, which drops the fakes bridging the others), NONE
+    (``ignore``: a donor ties nothing, seed 001's rule exactly)."""
+
+    ALL = "all"
+    FACELESS = "faceless"
+    NONE = "none"
+
+    @classmethod
+    def of(cls, donors: bool | DonorEdges | DonorPolicy) -> DonorEdges:
+        """True -> ALL, False -> FACELESS (donor edges left out, faceless donors kept), and a
+        policy -> the edges its placement uses (GROUP before any fallback -> ALL)."""
+        if isinstance(donors, DonorEdges):
+            return donors
+        if isinstance(donors, DonorPolicy):
+            return {
+                DonorPolicy.GROUP: cls.ALL,
+                DonorPolicy.DROP_BRIDGING: cls.FACELESS,
+                DonorPolicy.IGNORE: cls.NONE,
+            }[donors]
+        return cls.ALL if donors else cls.FACELESS
 
 
 @dataclass(frozen=True)
@@ -82,18 +109,20 @@ def _key(col: str) -> pl.Expr:
     return (pl.lit("a:") + pl.col(col).cast(pl.Utf8)).alias("_actor_key")
 
 
-def identity_edges(df: pl.DataFrame, *, donors: bool) -> pl.DataFrame:
+def identity_edges(df: pl.DataFrame, *, donors: bool | DonorEdges) -> pl.DataFrame:
     """Distinct (``_actor_key``, ``_family``, kind) edges of the faces in `df` (needs the
     internal columns of `groups.prepare_faces`, and optionally ``second_actor_id`` and
-    ``donor_actor_id``). Without `donors`, only the donors with no face in `df` are edges."""
+    ``donor_actor_id``). `donors` (`DonorEdges.of`): which donor edges; False keeps only the
+    donors with no face in `df`, `DonorEdges.NONE` none."""
+    edges = DonorEdges.of(donors)
     parts = [df.select("_actor_key", "_family", pl.lit("main").alias("kind"))]
     for col, kind in (("second_actor_id", "second"), ("donor_actor_id", "donor")):
-        if col not in df.columns:
+        if col not in df.columns or (kind == "donor" and edges is DonorEdges.NONE):
             continue
         linked = df.filter(pl.col(col).is_not_null()).select(
             _key(col), "_family", pl.lit(kind).alias("kind")
         )
-        if kind == "donor" and not donors:
+        if kind == "donor" and edges is DonorEdges.FACELESS:
             # a donor with no face of its own here (a `person:` the dataset names, or an actor
             # whose faces are elsewhere) has no group to be placed with: its fakes' families
             # are tied by it as an actor's faces tie theirs, else they could land apart
@@ -102,7 +131,7 @@ def identity_edges(df: pl.DataFrame, *, donors: bool) -> pl.DataFrame:
     return pl.concat(parts).unique()
 
 
-def components(df: pl.DataFrame, *, donors: bool) -> pl.DataFrame:
+def components(df: pl.DataFrame, *, donors: bool | DonorEdges) -> pl.DataFrame:
     """Every actor node -> ``_a`` (dense index, actors sorted) and ``group_id`` (its component).
 
     Components that hold faces are numbered 0.. in the order of their smallest face actor key,

@@ -275,3 +275,27 @@ def test_a_donor_without_faces_keeps_its_fakes_in_one_fold_and_one_split() -> No
     # the donor's fakes are kept together (not all dropped): one place for person:s:x
     kept = res.faces.filter(pl.col("donor_actor_id") == "person:s:x")
     assert kept["split"].n_unique() == 1 and kept.height >= 4
+
+
+def test_ignore_ties_nothing_through_a_donor_without_faces() -> None:
+    """Regression: `donors: ignore` (seed 001's rule) still tied the fakes of a donor with no
+    face of their own (`person:<source>:<name>`) into one group, so it was not the assignment
+    made without the donor column. Under `ignore` no donor edge of any kind exists."""
+    rows = crowd(40)
+    for a in range(100, 124):
+        rows += fake(f"v{a}", f"v{a}_x", "person:s:x", 4)
+    faces = table(rows)
+    ignoring = quiet(assign_splits, faces, seed=0, donors="ignore")
+    without = quiet(assign_splits, faces.drop("donor_actor_id"), seed=0)
+    assert ignoring.faces.drop("donor_actor_id").equals(without.faces)
+    # the 24 families stay 24 groups: the faceless donor joined none of them
+    assert (
+        ignoring.faces.filter(pl.col("donor_actor_id") == "person:s:x")["group_id"].n_unique() == 24
+    )
+    folds_ignoring = quiet(assign_folds, faces, seed=0, donors="ignore")
+    folds_without = quiet(assign_folds, faces.drop("donor_actor_id"), seed=0)
+    assert folds_ignoring.faces.drop("donor_actor_id").equals(folds_without.faces)
+    # the other policies still keep that person in one place
+    for policy in ("group", "drop_bridging"):
+        res = quiet(assign_splits, faces, seed=0, donors=policy)
+        assert res.faces.filter(pl.col("donor_actor_id") == "person:s:x")["split"].n_unique() == 1

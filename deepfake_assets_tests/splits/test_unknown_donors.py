@@ -70,8 +70,17 @@ def test_drop_leaves_out_swaps_with_an_unknown_donor_and_records_why() -> None:
     meta = res.metadata()
     assert meta["unknown_donors"] == "drop"
     assert meta["donor_unknown_dropped"] == {"s": {"fakes": 2, "faces": 14}}
+    assert meta["donor_unknown_kept"] == {}
     assert meta["dropped"]["by_reason"]["donor_unknown"] == {"fakes": 2, "faces": 14}
     assert any("unknown_donors: drop left out 2 swap fakes" in w for w in res.warnings)
+
+
+def test_build_drops_unknown_donors_by_default() -> None:
+    """`fold_splits`' default (SplitSettings): trust first, the swaps with no donor left out."""
+    from deepfake_assets.assets.splits import SplitConfig
+
+    assert SplitSettings().unknown_donors is UnknownDonors.DROP
+    assert SplitConfig().unknown_donors == UnknownDonors.DROP.value
 
 
 def test_keep_is_todays_split() -> None:
@@ -82,6 +91,8 @@ def test_keep_is_todays_split() -> None:
     assert keep.faces.sort("face_id").equals(today.faces.sort("face_id"))
     assert keep.dropped.equals(today.dropped)
     assert keep.metadata()["donor_unknown_dropped"] == {}
+    # what keep placed with no known donor, per source: the two swaps (not the expression fakes)
+    assert keep.metadata()["donor_unknown_kept"] == {"s": {"fakes": 2, "faces": 14}}
 
 
 def test_a_known_donor_is_never_dropped_as_unknown() -> None:
@@ -121,7 +132,8 @@ def test_build_balances_the_faces_that_stay_and_records_every_face_left_out() ->
     assert not set(unknown["face_id"]) & set(built.folds.faces["face_id"])
     assert "method" not in built.splits.columns and "method" not in built.folds.faces.columns
     # keep: the swaps stay and the thinning takes 100 fake faces instead
-    kept = build_splits(faces, ["s"], SplitSettings(search_restarts=2))
+    keep = SplitSettings(search_restarts=2, unknown_donors=UnknownDonors.KEEP)
+    kept = build_splits(faces, ["s"], keep)
     assert kept.drops.filter(pl.col("reason") == "donor_unknown").is_empty()
     assert kept.thinned == 100 and kept.splits.height == 400
 
