@@ -20,13 +20,14 @@ import polars as pl
 
 from deepfake_assets import config
 from deepfake_assets.catalog import PARTITIONED_TABLES, Catalog, _file_lock
+from deepfake_assets.faces.sampling import STRATEGIES
 from deepfake_assets.media.images import write_bytes_atomic
 from deepfake_assets.sources.dffd import FolderOverride, merge_overrides
 from deepfake_assets.sources.errors import SourceFormatError
 from deepfake_assets.sources.formats import AdapterOptions
 
 FORMATS = ("auto", "dfdc", "ffpp", "celebdf", "deeperforensics", "manifest", "dffd", "images")
-SAMPLING_STRATEGIES = ("first_and_even", "balanced", "uniform")
+SAMPLING_STRATEGIES = STRATEGIES  # one list of names: `faces.sampling.SamplingStrategy`
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

@@ -18,9 +18,9 @@ import polars as pl
 
 from deepfake_assets.compute import Executor, per_process
 from deepfake_assets.compute.batches import run_batches
+from deepfake_assets.identity.actors import generated_items
 from deepfake_assets.identity.donors import pick_fake_faces
 from deepfake_assets.media.images import read_png
-from deepfake_assets.sources.methods import synthesis_rows
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ def embedding_inputs(
     in neither table: they show nobody, so they are never clustered nor donor-matched
     (`sources/methods.py`)."""
     with_roles = faces.join(roles.select("video_id", "role"), on="video_id")
-    if videos is not None and "method" in videos.columns:
-        generated = videos.filter(synthesis_rows(videos)).select("video_id")
+    if videos is not None:
+        generated = generated_items(videos).select("video_id")
         with_roles = with_roles.join(generated, on="video_id", how="anti")
     wanted = with_roles.filter(pl.col("role") != "fake")
     fakes = pick_fake_faces(with_roles.filter(pl.col("role") == "fake"), fake_faces_per_track)
